@@ -1,0 +1,199 @@
+// LZ4 decompression as a stream, for walship's own output and for foreign
+// LZ4 (the lz4 CLI, WAL-G). The parser finds frame and block boundaries;
+// frames of bounded size decode whole in one lz4-napi call (which checks
+// their checksums natively), larger ones block by block so memory stays
+// bounded whatever a foreign writer chose.
+
+import { decompressFrame, uncompress } from 'lz4-napi';
+import { WalshipError } from '../errors.ts';
+import { AsyncTransform } from './async-transform.ts';
+import { corrupt, type FrameDescriptor } from './lz4-frame-format.ts';
+import { Lz4FrameParser, type Lz4Event } from './lz4-frame-parser.ts';
+import { OrderedJobs } from './ordered-jobs.ts';
+import { Xxh32, xxh32 } from './xxhash32.ts';
+
+type BlockEvent = Extract<Lz4Event, { kind: 'block' }>;
+
+/**
+ * A frame whose blocks can decode to at most this much is decoded whole.
+ * walship's frames (one 4 MiB block) always qualify; beyond it, buffering a
+ * frame would let a foreign writer dictate memory use.
+ */
+const WHOLE_FRAME_MAX_DECODED = 8 << 20;
+const FRAMES_IN_FLIGHT = 2;
+/** Linked blocks may copy from the previous 64 KiB of output. */
+const LINKED_BLOCK_WINDOW = 64 << 10;
+
+interface WholeFrame {
+  mode: 'whole';
+  descriptor: FrameDescriptor;
+  offset: number;
+  parts: Buffer[];
+  blocks: BlockEvent[];
+  /** Most this frame can decode to, from its block count and block size. */
+  decodedBound: number;
+}
+
+interface BlockwiseFrame {
+  mode: 'blocks';
+  descriptor: FrameDescriptor;
+  offset: number;
+  contentHash: Xxh32 | undefined;
+  /** Previous output that linked blocks may refer to. */
+  window: Buffer | undefined;
+  decoded: number;
+}
+
+export class Lz4Decoder extends AsyncTransform {
+  readonly #parser = new Lz4FrameParser();
+  readonly #jobs = new OrderedJobs<Buffer>(FRAMES_IN_FLIGHT);
+  #frame: WholeFrame | BlockwiseFrame | undefined;
+  #decoded = 0;
+  /** Decoded byte count at walship's start marker, while its end marker is due. */
+  #markedFrom: number | undefined;
+  #pastEndMarker = false;
+
+  protected async transformAsync(chunk: Buffer): Promise<void> {
+    for (const event of this.#parser.feed(chunk)) await this.#handle(event);
+  }
+
+  protected async flushAsync(): Promise<void> {
+    this.#parser.finish();
+    await this.#drain();
+    if (this.#markedFrom !== undefined) {
+      throw new WalshipError('CODEC_CORRUPT', 'LZ4 data is truncated: the stream ends before walship\'s end marker');
+    }
+  }
+
+  async #handle(event: Lz4Event): Promise<void> {
+    switch (event.kind) {
+      case 'marker':
+        return event.marker.kind === 'start' ? this.#onStartMarker(event.offset) : this.#onEndMarker(event.offset, event.marker.decodedBytes);
+      case 'frame-start':
+        if (this.#pastEndMarker) throw corrupt(event.offset, 'an LZ4 frame follows walship\'s end marker');
+        this.#frame = { mode: 'whole', descriptor: event.descriptor, offset: event.offset, parts: [event.raw], blocks: [], decodedBound: 0 };
+        return;
+      case 'block':
+        return this.#onBlock(event);
+      case 'frame-end':
+        return this.#onFrameEnd(event.raw, event.contentChecksum, event.offset);
+    }
+  }
+
+  async #onStartMarker(offset: number): Promise<void> {
+    if (this.#markedFrom !== undefined) throw corrupt(offset, 'a second start marker before the end marker');
+    await this.#drain();
+    this.#markedFrom = this.#decoded;
+    this.#pastEndMarker = false;
+  }
+
+  async #onEndMarker(offset: number, recorded: number): Promise<void> {
+    if (this.#markedFrom === undefined) throw corrupt(offset, 'an end marker without a start marker');
+    await this.#drain();
+    const decoded = this.#decoded - this.#markedFrom;
+    if (decoded !== recorded) {
+      throw corrupt(offset, `the frames decode to ${decoded} bytes but the writer recorded ${recorded}; frames are missing or extra`);
+    }
+    this.#markedFrom = undefined;
+    this.#pastEndMarker = true;
+  }
+
+  async #onBlock(block: BlockEvent): Promise<void> {
+    const frame = this.#frame!;
+    if (frame.mode === 'blocks') return this.#decodeBlock(frame, block);
+    frame.parts.push(block.raw);
+    frame.blocks.push(block);
+    frame.decodedBound += block.uncompressed ? block.payload.length : frame.descriptor.blockMaxSize;
+    if (frame.decodedBound <= WHOLE_FRAME_MAX_DECODED) return;
+    // Too big to hold: decode what is buffered, and the rest as it comes.
+    await this.#drain();
+    const blockwise: BlockwiseFrame = {
+      mode: 'blocks',
+      descriptor: frame.descriptor,
+      offset: frame.offset,
+      contentHash: frame.descriptor.contentChecksum ? new Xxh32() : undefined,
+      window: undefined,
+      decoded: 0,
+    };
+    this.#frame = blockwise;
+    for (const buffered of frame.blocks) await this.#decodeBlock(blockwise, buffered);
+  }
+
+  async #onFrameEnd(raw: Buffer, contentChecksum: number | undefined, offset: number): Promise<void> {
+    const frame = this.#frame!;
+    this.#frame = undefined;
+    if (frame.mode === 'blocks') {
+      if (contentChecksum !== undefined && frame.contentHash!.digest() !== contentChecksum) {
+        throw corrupt(offset, 'LZ4 content checksum mismatch');
+      }
+      checkContentSize(frame.descriptor, frame.decoded, frame.offset);
+      return;
+    }
+    frame.parts.push(raw);
+    this.#jobs.add(decodeWholeFrame(Buffer.concat(frame.parts), frame.descriptor, frame.offset));
+    while (this.#jobs.full) this.#emit(await this.#jobs.next());
+  }
+
+  async #decodeBlock(frame: BlockwiseFrame, block: BlockEvent): Promise<void> {
+    if (block.checksum !== undefined && xxh32(block.payload) !== block.checksum) {
+      throw corrupt(block.offset, 'LZ4 block checksum mismatch');
+    }
+    let output: Buffer;
+    if (block.uncompressed) {
+      output = block.payload;
+    } else {
+      // lz4-napi's block API wants the decoded size in front; the block
+      // maximum works as an upper bound, and a block that decodes to more
+      // is rejected as corrupt.
+      const input = Buffer.allocUnsafe(4 + block.payload.length);
+      input.writeUInt32LE(frame.descriptor.blockMaxSize, 0);
+      block.payload.copy(input, 4);
+      try {
+        output = await uncompress(input, frame.descriptor.blockIndependent ? undefined : frame.window);
+      } catch (err) {
+        throw corrupt(block.offset, `LZ4 block does not decode (${errorText(err)})`);
+      }
+    }
+    if (!frame.descriptor.blockIndependent) frame.window = slideWindow(frame.window, output);
+    frame.contentHash?.update(output);
+    frame.decoded += output.length;
+    this.#emit(output);
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#jobs.size > 0) this.#emit(await this.#jobs.next());
+  }
+
+  #emit(output: Buffer): void {
+    if (output.length === 0) return;
+    this.#decoded += output.length;
+    this.push(output);
+  }
+}
+
+async function decodeWholeFrame(frame: Buffer, descriptor: FrameDescriptor, offset: number): Promise<Buffer> {
+  let output: Buffer;
+  try {
+    output = await decompressFrame(frame);
+  } catch (err) {
+    throw corrupt(offset, `LZ4 frame does not decode (${errorText(err)})`);
+  }
+  checkContentSize(descriptor, output.length, offset);
+  return output;
+}
+
+function checkContentSize(descriptor: FrameDescriptor, decoded: number, offset: number): void {
+  if (descriptor.contentSize !== undefined && BigInt(decoded) !== descriptor.contentSize) {
+    throw corrupt(offset, `LZ4 frame decodes to ${decoded} bytes but its header says ${descriptor.contentSize}`);
+  }
+}
+
+/** The last 64 KiB of output, copied so the window does not pin whole blocks. */
+function slideWindow(window: Buffer | undefined, output: Buffer): Buffer {
+  const joined = window === undefined || output.length >= LINKED_BLOCK_WINDOW ? output : Buffer.concat([window, output]);
+  return Buffer.from(joined.subarray(Math.max(0, joined.length - LINKED_BLOCK_WINDOW)));
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,118 @@
+// The LZ4 frame format (lz4_Frame_format.md, v1.6): constants, the frame
+// descriptor, and walship's own skippable marker frames.
+
+import { WalshipError } from '../errors.ts';
+import { xxh32 } from './xxhash32.ts';
+
+export const LZ4_FRAME_MAGIC = 0x184d2204;
+export const LZ4_LEGACY_MAGIC = 0x184c2102;
+/** Skippable frames use the 16 magics 0x184D2A50..0x184D2A5F; decoders skip them. */
+export const SKIPPABLE_MAGIC_MIN = 0x184d2a50;
+export const SKIPPABLE_MAGIC_MAX = 0x184d2a5f;
+
+/** Bytes of FLG + BD, the part of the descriptor that says how long the rest is. */
+export const DESCRIPTOR_FIXED_LENGTH = 2;
+/** The block-size field's high bit marks a block stored uncompressed. */
+export const BLOCK_UNCOMPRESSED_FLAG = 0x8000_0000;
+
+export interface FrameDescriptor {
+  blockIndependent: boolean;
+  blockChecksums: boolean;
+  contentChecksum: boolean;
+  /** Decoded size of the whole frame, when the writer recorded it. */
+  contentSize: bigint | undefined;
+  blockMaxSize: number;
+}
+
+const BLOCK_MAX_SIZES: Readonly<Record<number, number>> = { 4: 64 << 10, 5: 256 << 10, 6: 1 << 20, 7: 4 << 20 };
+
+export function isSkippableMagic(magic: number): boolean {
+  return magic >= SKIPPABLE_MAGIC_MIN && magic <= SKIPPABLE_MAGIC_MAX;
+}
+
+/** Length of the descriptor (FLG through the header checksum) announced by FLG. */
+export function descriptorLength(flg: number): number {
+  return DESCRIPTOR_FIXED_LENGTH + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0) + 1;
+}
+
+/**
+ * Parses and checks the descriptor that follows the magic: version, reserved
+ * bits, block size and the header checksum. `at` is the stream offset, for
+ * messages.
+ */
+export function parseDescriptor(bytes: Buffer, at: number): FrameDescriptor {
+  const flg = bytes[0]!;
+  const bd = bytes[1]!;
+  if (flg >> 6 !== 0b01) {
+    throw corrupt(at, `unsupported LZ4 frame version ${flg >> 6}`);
+  }
+  if (flg & 0x02 || bd & 0x8f) {
+    throw corrupt(at, 'reserved bits are set in the LZ4 frame descriptor');
+  }
+  const blockMaxSize = BLOCK_MAX_SIZES[(bd >> 4) & 0x07];
+  if (blockMaxSize === undefined) {
+    throw corrupt(at, `invalid LZ4 block size code ${(bd >> 4) & 0x07}`);
+  }
+  const checksum = bytes[bytes.length - 1]!;
+  const expected = (xxh32(bytes.subarray(0, bytes.length - 1)) >>> 8) & 0xff;
+  if (checksum !== expected) {
+    throw corrupt(at, 'LZ4 frame header checksum mismatch');
+  }
+  if (flg & 0x01) {
+    // A dictionary ID means the frame needs a preset dictionary we do not have.
+    throw new WalshipError('CODEC_UNSUPPORTED', `LZ4 frame at byte ${at} needs a preset dictionary, which walship does not support`);
+  }
+  return {
+    blockIndependent: (flg & 0x20) !== 0,
+    blockChecksums: (flg & 0x10) !== 0,
+    contentChecksum: (flg & 0x04) !== 0,
+    contentSize: flg & 0x08 ? bytes.readBigUInt64LE(2) : undefined,
+    blockMaxSize,
+  };
+}
+
+export function corrupt(at: number, what: string): WalshipError {
+  return new WalshipError('CODEC_CORRUPT', `LZ4 data is corrupt at byte ${at}: ${what}`, { details: { offset: at } });
+}
+
+// walship brackets what it writes with two skippable frames. Concatenated
+// frames have no end-of-stream mark of their own, so a stream cut exactly at
+// a frame boundary would otherwise decode cleanly to a truncated object; the
+// end marker carries the decoded length, and a decoder that saw the start
+// marker insists on it. Other LZ4 readers (lz4 CLI, lz4_flex, pierrec/lz4 v4)
+// skip both frames, as the format requires.
+export const WALSHIP_MARKER_MAGIC = 0x184d2a57;
+const START_TAG = Buffer.from('WSHPLZ4S', 'ascii');
+const END_TAG = Buffer.from('WSHPLZ4E', 'ascii');
+/** Longest skippable payload the parser reads instead of skipping. */
+export const MARKER_MAX_PAYLOAD = 16;
+
+export function startMarker(): Buffer {
+  return skippable(START_TAG);
+}
+
+export function endMarker(decodedBytes: number): Buffer {
+  const payload = Buffer.alloc(END_TAG.length + 8);
+  END_TAG.copy(payload);
+  payload.writeBigUInt64LE(BigInt(decodedBytes), END_TAG.length);
+  return skippable(payload);
+}
+
+export type Marker = { kind: 'start' } | { kind: 'end'; decodedBytes: number };
+
+/** Recognises a walship marker payload; undefined for any other skippable frame. */
+export function parseMarker(payload: Buffer): Marker | undefined {
+  if (payload.equals(START_TAG)) return { kind: 'start' };
+  if (payload.length === END_TAG.length + 8 && payload.subarray(0, END_TAG.length).equals(END_TAG)) {
+    return { kind: 'end', decodedBytes: Number(payload.readBigUInt64LE(END_TAG.length)) };
+  }
+  return undefined;
+}
+
+function skippable(payload: Buffer): Buffer {
+  const frame = Buffer.alloc(8 + payload.length);
+  frame.writeUInt32LE(WALSHIP_MARKER_MAGIC, 0);
+  frame.writeUInt32LE(payload.length, 4);
+  payload.copy(frame, 8);
+  return frame;
+}

@@ -1,0 +1,82 @@
+// The typed configuration, parsed once (see load.ts) and passed down.
+// Nothing below the CLI layer reads process.env.
+
+export type CompressionMethod = 'lz4' | 'zstd' | 'brotli' | 'gzip' | 'none';
+
+export interface FsStoreConfig {
+  kind: 'fs';
+  /** Absolute directory that holds the archive. */
+  root: string;
+}
+
+export interface S3StoreConfig {
+  kind: 's3';
+  bucket: string;
+  /** Key prefix inside the bucket, '' or ending without a slash. */
+  prefix: string;
+  region: string;
+  endpoint?: string;
+  forcePathStyle: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  storageClass?: string;
+  /** Server-side encryption: 'AES256' or 'aws:kms'. */
+  sse?: string;
+  sseKmsKeyId?: string;
+  caCertFile?: string;
+  /**
+   * 'when_supported' (the SDK default) adds flexible checksums to every
+   * request; some S3-compatible stores mishandle them, so 'when_required'
+   * turns them off.
+   */
+  checksums: 'when_supported' | 'when_required';
+}
+
+export interface GcsStoreConfig {
+  kind: 'gcs';
+  bucket: string;
+  prefix: string;
+  /** Path to a service-account JSON file (GOOGLE_APPLICATION_CREDENTIALS). */
+  credentialsFile?: string;
+  /** Emulator or private endpoint, e.g. http://127.0.0.1:4443 (STORAGE_EMULATOR_HOST). */
+  endpoint?: string;
+}
+
+export interface AzureStoreConfig {
+  kind: 'azure';
+  container: string;
+  prefix: string;
+  account?: string;
+  accessKey?: string;
+  sasToken?: string;
+  connectionString?: string;
+  /** Blob service URL, e.g. http://127.0.0.1:10000/devstoreaccount1. Defaults to https://<account>.blob.core.windows.net. */
+  endpoint?: string;
+}
+
+export type StoreConfig = FsStoreConfig | S3StoreConfig | GcsStoreConfig | AzureStoreConfig;
+
+/** How storage calls are bounded: every call has a deadline, and retries are finite. */
+export interface TransferConfig {
+  /** Deadline for calls that move no body: stat, list, delete, and the first byte of a get. */
+  requestTimeoutMs: number;
+  /** A body transfer that makes no progress for this long is aborted. */
+  idleTimeoutMs: number;
+  /** Attempts per call, the first included. */
+  maxAttempts: number;
+  /** Backoff before retry n is min(maxBackoffMs, baseBackoffMs * 2^(n-1)), with full jitter. */
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  uploadConcurrency: number;
+  downloadConcurrency: number;
+}
+
+export interface PgpConfig {
+  /** Armored key: a public key suffices to encrypt; decrypting needs the private key. */
+  armoredKey: string;
+  passphrase?: string;
+}
+
+export interface CodecConfig {
+  compression: CompressionMethod;
+  pgp?: PgpConfig;
+}

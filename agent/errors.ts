@@ -1,0 +1,62 @@
+// One catalogue of every error walship raises. Codes are stable: scripts,
+// alerts and docs may rely on them. Exit codes follow sysexits(3) where one
+// fits, and 74 for "not in the archive" because WAL-G users' scripts expect it.
+
+export const catalogue = {
+  USAGE: { exit: 64, retryable: false, summary: 'bad command-line usage' },
+  CONFIG_INVALID: { exit: 78, retryable: false, summary: 'invalid configuration' },
+  CONFIG_UNKNOWN_VARIABLE: { exit: 78, retryable: false, summary: 'unknown configuration variable' },
+  CONFIG_CONFLICT: { exit: 78, retryable: false, summary: 'conflicting configuration' },
+  CONFIG_MISSING: { exit: 78, retryable: false, summary: 'required setting missing' },
+
+  STORE_NOT_FOUND: { exit: 74, retryable: false, summary: 'object not found in the store' },
+  STORE_TIMEOUT: { exit: 75, retryable: true, summary: 'store did not answer in time' },
+  STORE_UNREACHABLE: { exit: 69, retryable: true, summary: 'store unreachable' },
+  STORE_AUTH: { exit: 77, retryable: false, summary: 'store refused the credentials' },
+  STORE_FORBIDDEN: { exit: 77, retryable: false, summary: 'store denied access' },
+  STORE_NO_BUCKET: { exit: 69, retryable: false, summary: 'bucket or container does not exist' },
+  STORE_REQUEST_FAILED: { exit: 69, retryable: true, summary: 'store request failed' },
+  STORE_REJECTED: { exit: 69, retryable: false, summary: 'store rejected the request' },
+  STORE_INVALID_KEY: { exit: 65, retryable: false, summary: 'invalid object key' },
+
+  CODEC_UNSUPPORTED: { exit: 65, retryable: false, summary: 'unsupported object encoding' },
+  CODEC_CORRUPT: { exit: 65, retryable: false, summary: 'object data is corrupt' },
+  CRYPTO_KEY_INVALID: { exit: 78, retryable: false, summary: 'unusable OpenPGP key' },
+  CRYPTO_KEY_MISMATCH: { exit: 77, retryable: false, summary: 'object was encrypted for another key' },
+  CRYPTO_NEEDS_PRIVATE_KEY: { exit: 78, retryable: false, summary: 'decryption needs the private key' },
+  CRYPTO_INTEGRITY: { exit: 65, retryable: false, summary: 'encrypted object failed its integrity check' },
+  CRYPTO_NOT_CONFIGURED: { exit: 78, retryable: false, summary: 'object is encrypted but no key is configured' },
+
+  IO_FAILED: { exit: 74, retryable: false, summary: 'local file operation failed' },
+  INTERNAL: { exit: 70, retryable: false, summary: 'internal error' },
+} as const satisfies Record<string, { exit: number; retryable: boolean; summary: string }>;
+
+export type ErrorCode = keyof typeof catalogue;
+
+export class WalshipError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+  readonly retryable: boolean;
+  /** Extra facts for logs: never secrets. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'WalshipError';
+    this.code = code;
+    this.exitCode = catalogue[code].exit;
+    this.retryable = catalogue[code].retryable;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isWalshipError(err: unknown, code?: ErrorCode): err is WalshipError {
+  return err instanceof WalshipError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a WalshipError, keeping walship's own errors as they are. */
+export function asWalshipError(err: unknown, fallback: ErrorCode = 'INTERNAL'): WalshipError {
+  if (err instanceof WalshipError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new WalshipError(fallback, message, { cause: err });
+}

@@ -1,0 +1,190 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { FsStoreConfig } from '../../config/types.ts';
+import { WalshipError } from '../../errors.ts';
+import { fsyncDir } from '../../util/atomic-file.ts';
+import { notFound, type ErrorContext } from '../classify.ts';
+import type { BodySource, GetResult, ListPage, ObjectInfo, ObjectMetadata, StorageDriver } from '../driver.ts';
+import { walkKeys } from './walk.ts';
+import { isInternalName, metaPathFor, tempPathFor } from './names.ts';
+
+// A directory as an object store. Objects are plain files, so an operator
+// can `lz4 -d` them by hand; metadata sits in a hidden sidecar that names
+// the inode of the data file it describes, so a crash between the two
+// renames can never pair an object with another object's metadata.
+
+interface Sidecar {
+  ino: number;
+  size: number;
+  metadata: ObjectMetadata;
+}
+
+export function createFsDriver(config: FsStoreConfig): StorageDriver {
+  const root = config.root;
+  const location = `file://${root}`;
+  const pathOf = (key: string) => {
+    if (key.split('/').some(isInternalName)) {
+      throw new WalshipError('STORE_INVALID_KEY', `invalid object key ${JSON.stringify(key)}: names reserved for the filesystem store's temp and metadata files`);
+    }
+    return join(root, ...key.split('/'));
+  };
+  const ctx = (op: string, key?: string): ErrorContext => ({ op, location, ...(key === undefined ? {} : { key }) });
+
+  async function readMetadata(path: string, ino: number): Promise<ObjectMetadata | undefined> {
+    try {
+      const sidecar = JSON.parse(await readFile(metaPathFor(path), 'utf8')) as Sidecar;
+      return sidecar.ino === ino ? sidecar.metadata : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function info(key: string, path: string): Promise<ObjectInfo | undefined> {
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) return undefined;
+      const metadata = await readMetadata(path, st.ino);
+      return { key, size: st.size, lastModified: st.mtime, ...(metadata ? { metadata } : {}) };
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined;
+      throw fsError(ctx('stat', key), err);
+    }
+  }
+
+  /** Writes body and sidecar to temp files beside the destination, both fsynced. */
+  async function stage(path: string, body: BodySource, metadata: ObjectMetadata) {
+    await mkdir(dirname(path), { recursive: true });
+    const dataTmp = tempPathFor(path);
+    const metaTmp = tempPathFor(metaPathFor(path));
+    try {
+      await pipeline(body(), createWriteStream(dataTmp, { flags: 'wx', mode: 0o640, flush: true }));
+      const st = await stat(dataTmp);
+      const sidecar: Sidecar = { ino: st.ino, size: st.size, metadata };
+      await writeFile(metaTmp, JSON.stringify(sidecar), { flag: 'wx', mode: 0o640, flush: true });
+      return { dataTmp, metaTmp };
+    } catch (err) {
+      await rm(dataTmp, { force: true });
+      await rm(metaTmp, { force: true });
+      throw err;
+    }
+  }
+
+  return {
+    kind: 'fs',
+    location,
+
+    async put(key, body, options = {}) {
+      const path = pathOf(key);
+      try {
+        const { dataTmp, metaTmp } = await stage(path, body, options.metadata ?? {});
+        await rename(metaTmp, metaPathFor(path));
+        await rename(dataTmp, path);
+        await fsyncDir(dirname(path));
+      } catch (err) {
+        throw fsError(ctx('put', key), err);
+      }
+    },
+
+    async putIfAbsent(key, body, options = {}) {
+      const path = pathOf(key);
+      if (await info(key, path)) return false;
+      let staged: { dataTmp: string; metaTmp: string } | undefined;
+      try {
+        staged = await stage(path, body, options.metadata ?? {});
+        // link(2) fails if the name exists: the atomic create-if-absent that rename lacks.
+        try {
+          await link(staged.dataTmp, path);
+        } catch (err) {
+          if (isCode(err, 'EEXIST')) return false;
+          throw err;
+        }
+        await rename(staged.metaTmp, metaPathFor(path));
+        staged.metaTmp = '';
+        await fsyncDir(dirname(path));
+        return true;
+      } catch (err) {
+        throw fsError(ctx('put-if-absent', key), err);
+      } finally {
+        if (staged) {
+          await rm(staged.dataTmp, { force: true });
+          if (staged.metaTmp) await rm(staged.metaTmp, { force: true });
+        }
+      }
+    },
+
+    async get(key, options = {}): Promise<GetResult> {
+      const path = pathOf(key);
+      let handle;
+      try {
+        handle = await open(path, 'r');
+      } catch (err) {
+        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR') || isCode(err, 'EISDIR')) throw notFound(ctx('get', key));
+        throw fsError(ctx('get', key), err);
+      }
+      try {
+        const st = await handle.stat();
+        if (!st.isFile()) throw notFound(ctx('get', key));
+        const metadata = await readMetadata(path, st.ino);
+        const range = options.range;
+        const body = createReadStream('', {
+          fd: handle,
+          highWaterMark: 1024 * 1024,
+          ...(range ? { start: range.start, ...(range.end === undefined ? {} : { end: range.end }) } : {}),
+        });
+        return { body, info: { key, size: st.size, lastModified: st.mtime, ...(metadata ? { metadata } : {}) } };
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw fsError(ctx('get', key), err);
+      }
+    },
+
+    stat: async (key) => info(key, pathOf(key)),
+
+    async listPage(prefix, options = {}): Promise<ListPage> {
+      const pageSize = options.pageSize ?? 1000;
+      const objects: ObjectInfo[] = [];
+      try {
+        for await (const entry of walkKeys(root, prefix, options.token)) {
+          if (objects.length === pageSize) return { objects, nextToken: objects[objects.length - 1]!.key };
+          objects.push({ key: entry.key, size: entry.size, lastModified: entry.mtime });
+        }
+      } catch (err) {
+        throw fsError(ctx('list', prefix), err);
+      }
+      return { objects };
+    },
+
+    async deleteMany(keys) {
+      try {
+        for (const key of keys) {
+          const path = pathOf(key);
+          await unlink(path).catch(ignoreMissing);
+          await unlink(metaPathFor(path)).catch(ignoreMissing);
+        }
+      } catch (err) {
+        throw fsError(ctx('delete'), err);
+      }
+    },
+
+    close: async () => undefined,
+  };
+}
+
+function isCode(err: unknown, code: string): boolean {
+  return (err as { code?: unknown } | null)?.code === code;
+}
+
+function ignoreMissing(err: unknown): void {
+  if (!isCode(err, 'ENOENT') && !isCode(err, 'ENOTDIR')) throw err;
+}
+
+function fsError(ctx: ErrorContext, err: unknown): WalshipError {
+  if (err instanceof WalshipError) return err;
+  const errno = (err as { code?: string }).code ?? 'unknown';
+  const where = ctx.key === undefined ? ctx.location : `${ctx.location}/${ctx.key}`;
+  const detail = err instanceof Error ? err.message : String(err);
+  const code = errno === 'EACCES' || errno === 'EPERM' ? 'STORE_FORBIDDEN' : errno === 'EIO' || errno === 'EAGAIN' ? 'STORE_REQUEST_FAILED' : 'STORE_REJECTED';
+  return new WalshipError(code, `${ctx.op} ${where}: ${detail}`, { cause: err, details: { op: ctx.op, errno } });
+}
