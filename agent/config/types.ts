@@ -80,3 +80,23 @@ export interface CodecConfig {
   compression: CompressionMethod;
   pgp?: PgpConfig;
 }
+
+export interface PgConnectionConfig {
+  host?: string;
+  port: number;
+  user?: string;
+  password?: string;
+  database?: string;
+  /** The data directory, when known. */
+  pgdata?: string;
+}
+
+export interface Config {
+  /** Absent when no store variable is set; commands that need one say so. */
+  store?: StoreConfig;
+  codec: CodecConfig;
+  transfer: TransferConfig;
+  pg: PgConnectionConfig;
+  wal: { preventOverwrite: boolean; deltaMaxSteps: number };
+  log: { level: 'debug' | 'info' | 'warn' | 'error' };
+}

@@ -1,0 +1,37 @@
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { registerStorageTools } from './commands/st.ts';
+import { CommandContext, flagSettings } from './context.ts';
+import type { CommandIO } from './io.ts';
+
+/** Runs a command body with its context and records its exit code. */
+export type CommandRunner = (run: (ctx: CommandContext) => Promise<number | void>) => Promise<void>;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Builds the command tree. `exitCode` receives each command's result; the
+ * entry point alone turns it into the process's exit.
+ */
+export function buildProgram(io: CommandIO, exitCode: (code: number) => void): Command {
+  const program = new Command('walship')
+    .description('WAL archiving for PostgreSQL: WAL-G-compatible wal-push and wal-fetch, base backups and point-in-time recovery, to S3, GCS, Azure Blob or a filesystem.')
+    .version(version(), '-V, --version', 'print the version')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride()
+    .showHelpAfterError('(run walship --help for usage)')
+    .option('--set <NAME=VALUE...>', 'set any non-secret setting by its variable name, e.g. --set WALSHIP_STORE_TIMEOUT=10s');
+  for (const spec of flagSettings()) {
+    program.addOption(new Option(`--${spec.flag} <value>`, `${spec.doc} (${spec.name})`));
+  }
+
+  const runner: CommandRunner = async (run) => {
+    const ctx = new CommandContext(program, io);
+    exitCode((await run(ctx)) ?? 0);
+  };
+  registerStorageTools(program, runner);
+  return program;
+}

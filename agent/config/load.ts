@@ -1,0 +1,113 @@
+import { readFile } from 'node:fs/promises';
+import { WalshipError } from '../errors.ts';
+import { SETTINGS, settingNamed } from './settings.ts';
+import { classify, fromConfigFile, fromEnvdir, fromEnvironment, type SourceReport } from './sources.ts';
+import { parseStore } from './store.ts';
+import type { CompressionMethod, Config, PgpConfig } from './types.ts';
+import type { RawValue } from './values.ts';
+
+// Layers, each overriding the one before: defaults, config file, envdir,
+// environment, command-line flags. Parsed once, validated before anything
+// is touched, then passed down as a plain typed object.
+
+export interface ConfigInputs {
+  /** The process environment, handed in by the CLI: nothing else reads process.env. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Values from command-line flags, by setting name. */
+  flags?: Readonly<Record<string, string>>;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  warnings: string[];
+  /** The winning raw value of each setting given anywhere, for `walship config`. */
+  raw: ReadonlyMap<string, RawValue>;
+}
+
+export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
+  const flags = classify(Object.entries(inputs.flags ?? {}), 'command line', true);
+  const env = fromEnvironment(inputs.env);
+  const pick = (name: string) => [...flags.values, ...env.values].find((v) => canonical(v.name) === name)?.value;
+
+  const layers: SourceReport[] = [];
+  const configFile = pick('WALSHIP_CONFIG');
+  if (configFile !== undefined) layers.push(await fromConfigFile(configFile));
+  const envdir = pick('WALSHIP_ENVDIR') ?? layers[0]?.values.find((v) => v.name === 'WALSHIP_ENVDIR')?.value;
+  if (envdir !== undefined) layers.push(await fromEnvdir(envdir));
+  layers.push(env, flags);
+
+  const raw = new Map<string, RawValue>();
+  for (const layer of layers) for (const value of layer.values) raw.set(canonical(value.name), value);
+
+  const parsed = new Map<string, unknown>();
+  for (const spec of SETTINGS) {
+    const given = raw.get(spec.name);
+    const value: RawValue | undefined = given ?? (spec.default === undefined ? undefined : { name: spec.name, value: spec.default, source: 'default', secret: false });
+    if (value !== undefined) parsed.set(spec.name, spec.parse(value));
+  }
+
+  const get = <T>(name: string) => parsed.get(name) as T;
+  const store = parseStore(raw, get);
+  const config: Config = {
+    store,
+    codec: {
+      compression: get<CompressionMethod>('WALG_COMPRESSION_METHOD'),
+      ...(await pgpConfig(raw, get)),
+    },
+    transfer: {
+      requestTimeoutMs: get<number>('WALSHIP_STORE_TIMEOUT'),
+      idleTimeoutMs: get<number>('WALSHIP_STORE_IDLE_TIMEOUT'),
+      maxAttempts: get<number>('WALSHIP_STORE_ATTEMPTS'),
+      baseBackoffMs: get<number>('WALSHIP_STORE_BACKOFF'),
+      maxBackoffMs: 10_000,
+      uploadConcurrency: get<number>('WALG_UPLOAD_CONCURRENCY'),
+      downloadConcurrency: get<number>('WALG_DOWNLOAD_CONCURRENCY'),
+    },
+    pg: {
+      port: get<number>('PGPORT'),
+      host: get<string | undefined>('PGHOST'),
+      user: get<string | undefined>('PGUSER'),
+      password: get<string | undefined>('PGPASSWORD'),
+      database: get<string | undefined>('PGDATABASE'),
+      pgdata: get<string | undefined>('PGDATA'),
+    },
+    wal: {
+      preventOverwrite: get<boolean>('WALG_PREVENT_WAL_OVERWRITE'),
+      deltaMaxSteps: get<number>('WALG_DELTA_MAX_STEPS'),
+    },
+    log: { level: get<Config['log']['level']>('WALSHIP_LOG_LEVEL') },
+  };
+  return { config, warnings: layers.flatMap((l) => l.warnings), raw };
+}
+
+function canonical(name: string): string {
+  return settingNamed(name)?.name ?? name;
+}
+
+async function pgpConfig(raw: ReadonlyMap<string, RawValue>, get: <T>(name: string) => T): Promise<{ pgp?: PgpConfig }> {
+  const inline = get<string | undefined>('WALG_PGP_KEY');
+  const path = get<string | undefined>('WALG_PGP_KEY_PATH');
+  if (inline !== undefined && path !== undefined) {
+    throw new WalshipError('CONFIG_CONFLICT', `WALG_PGP_KEY (from ${raw.get('WALG_PGP_KEY')?.source}) and WALG_PGP_KEY_PATH (from ${raw.get('WALG_PGP_KEY_PATH')?.source}) are both set; set one`);
+  }
+  let armoredKey = inline;
+  if (path !== undefined) {
+    try {
+      armoredKey = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new WalshipError('CONFIG_INVALID', `WALG_PGP_KEY_PATH (from ${raw.get('WALG_PGP_KEY_PATH')?.source}): cannot read ${path} (${(err as { code?: string }).code ?? String(err)})`, { cause: err });
+    }
+  }
+  if (armoredKey === undefined) {
+    if (raw.has('WALG_PGP_KEY_PASSPHRASE')) {
+      throw new WalshipError('CONFIG_MISSING', 'WALG_PGP_KEY_PASSPHRASE is set but no key is: set WALG_PGP_KEY or WALG_PGP_KEY_PATH');
+    }
+    return {};
+  }
+  if (!/-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----/.test(armoredKey)) {
+    const name = path === undefined ? 'WALG_PGP_KEY' : 'WALG_PGP_KEY_PATH';
+    throw new WalshipError('CONFIG_INVALID', `${name} (from ${raw.get(name)?.source}): expected an ASCII-armored OpenPGP key (-----BEGIN PGP PUBLIC KEY BLOCK----- or PRIVATE KEY BLOCK)`);
+  }
+  const passphrase = get<string | undefined>('WALG_PGP_KEY_PASSPHRASE');
+  return { pgp: { armoredKey, passphrase } };
+}
