@@ -23,7 +23,7 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride()
     .showHelpAfterError('(run walship --help for usage)')
-    .option('--set <NAME=VALUE...>', 'set any non-secret setting by its variable name, e.g. --set WALSHIP_STORE_TIMEOUT=10s');
+    .option('--set <NAME=VALUE>', 'set any non-secret setting by its variable name, e.g. --set WALSHIP_STORE_TIMEOUT=10s (repeatable)', (v: string, acc: string[] = []) => [...acc, v]);
   for (const spec of flagSettings()) {
     program.addOption(new Option(`--${spec.flag} <value>`, `${spec.doc} (${spec.name})`));
   }
