@@ -27,6 +27,13 @@ export const catalogue = {
   CRYPTO_INTEGRITY: { exit: 65, retryable: false, summary: 'encrypted object failed its integrity check' },
   CRYPTO_NOT_CONFIGURED: { exit: 78, retryable: false, summary: 'object is encrypted but no key is configured' },
 
+  WAL_BAD_NAME: { exit: 64, retryable: false, summary: 'not a WAL file name' },
+  WAL_NOT_A_SEGMENT: { exit: 65, retryable: false, summary: 'file is not a valid WAL segment' },
+  WAL_FOREIGN_CLUSTER: { exit: 65, retryable: false, summary: "WAL of another cluster" },
+  WAL_OVERWRITE_CONFLICT: { exit: 73, retryable: false, summary: 'archived WAL file exists with different content (split-brain or corruption suspected)' },
+  WAL_INTEGRITY: { exit: 65, retryable: false, summary: 'restored WAL file failed verification' },
+  AGENT_UNAVAILABLE: { exit: 69, retryable: true, summary: 'the walship agent did not answer' },
+
   IO_FAILED: { exit: 74, retryable: false, summary: 'local file operation failed' },
   INTERNAL: { exit: 70, retryable: false, summary: 'internal error' },
 } as const satisfies Record<string, { exit: number; retryable: boolean; summary: string }>;

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerStorageTools } from './commands/st.ts';
+import { registerWalCommands } from './commands/wal.ts';
 import { CommandContext, flagSettings } from './context.ts';
 import type { CommandIO } from './io.ts';
 
@@ -32,6 +33,7 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
     const ctx = new CommandContext(program, io);
     exitCode((await run(ctx)) ?? 0);
   };
+  registerWalCommands(program, runner);
   registerStorageTools(program, runner);
   return program;
 }

@@ -63,7 +63,7 @@ export function registerStorageTools(program: Command, run: CommandRunner): void
           const { body, info } = await driver.get(key);
           const out = codec ? codec.decode(body, encodingFromMetadata(key, info.metadata, config.codec.pgp !== undefined)) : body;
           if (dest === '-') await pipeline(out, ctx.io.stdout, { end: false });
-          else await writeFileAtomic(dest, out, 0o644);
+          else await writeFileAtomic(dest, out, { mode: 0o644 });
         } finally {
           await driver.close();
         }

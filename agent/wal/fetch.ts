@@ -1,0 +1,74 @@
+import { open } from 'node:fs/promises';
+import { encodingFromMetadata } from '../codec/index.ts';
+import { WalshipError, isWalshipError } from '../errors.ts';
+import type { GetResult } from '../storage/driver.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
+import { hashingTap } from '../util/hash-stream.ts';
+import { through } from '../util/streams.ts';
+import { SHA256_METADATA, SIZE_METADATA, findArchived, metadataValue, walKey } from './layout.ts';
+import { parseWalFileName, type WalFileName } from './names.ts';
+import type { WalArchive } from './push.ts';
+import { LONG_HEADER_BYTES, checkSegment, parseSegmentHeader } from './segment-header.ts';
+
+// restore_command's half: a file reaches its destination only after
+// decryption, decompression and every check passed, because PostgreSQL
+// replays whatever it finds there.
+
+export interface FetchOptions {
+  /** Owner for the written file, when a root process writes into a postgres-owned directory. */
+  owner?: { uid: number; gid: number };
+}
+
+export type FetchResult = { outcome: 'not-found' } | { outcome: 'fetched'; key: string; bytes: number };
+
+async function locate(archive: WalArchive, name: string): Promise<GetResult | undefined> {
+  try {
+    return await archive.store.get(walKey(name, archive.codec.encoding.compression));
+  } catch (err) {
+    if (!isWalshipError(err, 'STORE_NOT_FOUND')) throw err;
+  }
+  // Written with another compression (the setting changed, or WAL-G wrote it).
+  const found = await findArchived(archive.store, name);
+  if (!found) return undefined;
+  try {
+    return await archive.store.get(found.key);
+  } catch (err) {
+    if (isWalshipError(err, 'STORE_NOT_FOUND')) return undefined;
+    throw err;
+  }
+}
+
+export async function fetchWalFile(archive: WalArchive, name: string, dest: string, options: FetchOptions = {}): Promise<FetchResult> {
+  const file = parseWalFileName(name);
+  const got = await locate(archive, name);
+  if (!got) return { outcome: 'not-found' };
+  const { body, info } = got;
+  const tap = hashingTap();
+  const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, archive.encryptedByDefault));
+  const bytes = await writeFileAtomic(dest, through(decoded, tap.stream), {
+    mode: 0o600,
+    ...(options.owner ? { owner: options.owner } : {}),
+    verify: (tmp, written) => verifyRestored(file, info.key, tmp, written, tap.digest(), metadataValue(info, SHA256_METADATA), metadataValue(info, SIZE_METADATA)),
+  });
+  return { outcome: 'fetched', key: info.key, bytes };
+}
+
+async function verifyRestored(file: WalFileName, key: string, tmp: string, bytes: number, sha256: string, expectedSha?: string, expectedSize?: string): Promise<void> {
+  const fail = (why: string) => new WalshipError('WAL_INTEGRITY', `${key}: ${why}; not written to its destination`, { details: { key } });
+  if (expectedSize !== undefined && String(bytes) !== expectedSize) throw fail(`restored ${bytes} bytes, archived ${expectedSize}`);
+  if (expectedSha !== undefined && expectedSha !== sha256) throw fail(`sha256 ${sha256.slice(0, 16)}… differs from the archived ${expectedSha.slice(0, 16)}…`);
+  if (file.kind === 'segment' || file.kind === 'partial') {
+    const handle = await open(tmp, 'r');
+    try {
+      const page = Buffer.alloc(LONG_HEADER_BYTES);
+      const { bytesRead } = await handle.read(page, 0, LONG_HEADER_BYTES, 0);
+      try {
+        checkSegment(file, parseSegmentHeader(page.subarray(0, bytesRead), file.name), bytes);
+      } catch (err) {
+        throw fail((err as Error).message);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+}

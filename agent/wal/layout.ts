@@ -1,0 +1,38 @@
+import { extensionFor } from '../codec/index.ts';
+import type { CompressionMethod } from '../config/types.ts';
+import type { ObjectInfo, StorageDriver } from '../storage/driver.ts';
+
+// WAL-G's layout, so either tool reads the other's archive:
+// wal_005/<file name><compression extension>.
+
+export const WAL_PREFIX = 'wal_005/';
+const COMPRESSIONS: readonly CompressionMethod[] = ['lz4', 'zstd', 'brotli', 'gzip', 'none'];
+
+/** Object metadata walship records on every WAL object. */
+export const SHA256_METADATA = 'walship-sha256';
+export const SIZE_METADATA = 'walship-size';
+
+export function walKey(name: string, compression: CompressionMethod): string {
+  return `${WAL_PREFIX}${name}${extensionFor(compression)}`;
+}
+
+/** Keys a WAL file may be stored under, one per compression. */
+export function candidateKeys(name: string): string[] {
+  return COMPRESSIONS.map((c) => walKey(name, c));
+}
+
+/**
+ * The archived object for a WAL file name, whatever compression it was
+ * written with, or undefined. One listing call: a segment's name is also the
+ * prefix of its .partial, so matches are exact.
+ */
+export async function findArchived(store: StorageDriver, name: string): Promise<ObjectInfo | undefined> {
+  const wanted = new Set(candidateKeys(name));
+  const page = await store.listPage(`${WAL_PREFIX}${name}`, { pageSize: 100 });
+  return page.objects.find((o) => wanted.has(o.key));
+}
+
+export function metadataValue(info: ObjectInfo, name: string): string | undefined {
+  for (const [k, v] of Object.entries(info.metadata ?? {})) if (k.toLowerCase() === name) return v;
+  return undefined;
+}

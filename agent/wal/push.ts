@@ -1,0 +1,78 @@
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import type { Codec } from '../codec/index.ts';
+import { encodingFromMetadata, encodingMetadata } from '../codec/index.ts';
+import { WalshipError } from '../errors.ts';
+import type { ObjectInfo, StorageDriver } from '../storage/driver.ts';
+import { hashingTap, sha256File } from '../util/hash-stream.ts';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { ClusterIdentity } from './cluster-identity.ts';
+import { SHA256_METADATA, SIZE_METADATA, findArchived, metadataValue, walKey } from './layout.ts';
+import { parseWalFileName } from './names.ts';
+import { readSegmentHeader } from './segment-header.ts';
+
+// archive_command's half: PostgreSQL deletes or recycles a segment once this
+// returns success, so success must mean "in the store, whole" and nothing less.
+
+export interface WalArchive {
+  store: StorageDriver;
+  codec: Codec;
+  /** Whether objects without encoding metadata (written by WAL-G) are taken as encrypted. */
+  encryptedByDefault: boolean;
+  identity: ClusterIdentity;
+}
+
+export type PushOutcome = 'uploaded' | 'already-archived';
+
+export interface PushResult {
+  outcome: PushOutcome;
+  key: string;
+  bytes: number;
+  sha256: string;
+}
+
+export async function pushWalFile(archive: WalArchive, path: string): Promise<PushResult> {
+  const file = parseWalFileName(basename(path));
+  if (file.kind === 'segment' || file.kind === 'partial') {
+    const { header } = await readSegmentHeader(path, file);
+    await archive.identity.check(header, file.name);
+  }
+  const { sha256, size } = await sha256File(path).catch((err: unknown) => {
+    throw new WalshipError('IO_FAILED', `cannot read ${path}: ${(err as { code?: string }).code ?? String(err)}`, { cause: err });
+  });
+
+  const existing = await findArchived(archive.store, file.name);
+  if (existing) return compareWithArchived(archive, file.name, existing, sha256, size);
+
+  const key = walKey(file.name, archive.codec.encoding.compression);
+  const metadata = { ...encodingMetadata(archive.codec.encoding), [SHA256_METADATA]: sha256, [SIZE_METADATA]: String(size) };
+  const written = await archive.store.putIfAbsent(key, () => archive.codec.encode(createReadStream(path, { highWaterMark: 1024 * 1024 })), { metadata });
+  if (!written) {
+    // Another pusher won the race for this very key: judge its copy like any other.
+    const raced = await archive.store.stat(key);
+    if (!raced) throw new WalshipError('STORE_REQUEST_FAILED', `put-if-absent ${key}: refused as existing, yet not found`);
+    return compareWithArchived(archive, file.name, raced, sha256, size);
+  }
+  return { outcome: 'uploaded', key, bytes: size, sha256 };
+}
+
+async function compareWithArchived(archive: WalArchive, name: string, existing: ObjectInfo, sha256: string, size: number): Promise<PushResult> {
+  const info = existing.metadata ? existing : ((await archive.store.stat(existing.key)) ?? existing);
+  const archived = metadataValue(info, SHA256_METADATA) ?? (await archivedSha256(archive, info));
+  if (archived === sha256) return { outcome: 'already-archived', key: info.key, bytes: size, sha256 };
+  throw new WalshipError(
+    'WAL_OVERWRITE_CONFLICT',
+    `${name} is already archived as ${info.key} with different content (archived sha256 ${archived.slice(0, 16)}…, local ${sha256.slice(0, 16)}…): split-brain or corruption suspected; the archived copy is kept and this push fails. Check which server is the primary before doing anything else.`,
+    { details: { name, key: info.key, archivedSha256: archived, localSha256: sha256 } },
+  );
+}
+
+/** For objects written without walship's checksum (by WAL-G): read and hash the archived content. */
+async function archivedSha256(archive: WalArchive, info: ObjectInfo): Promise<string> {
+  const { body, info: got } = await archive.store.get(info.key);
+  const tap = hashingTap();
+  const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, got.metadata, archive.encryptedByDefault));
+  await pipeline(decoded, tap.stream, new Writable({ write: (_c, _e, cb) => cb() }));
+  return tap.digest();
+}
