@@ -7,6 +7,8 @@ export interface CommandIO {
   stderr: Writable;
   /** The process environment, read once by the CLI layer and nowhere below it. */
   env: Readonly<Record<string, string | undefined>>;
+  /** Resolves on the first SIGTERM or SIGINT: long-running commands stop gracefully then. */
+  untilStop(): Promise<string>;
 }
 
 export function writeLine(stream: Writable, line = ''): void {

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerAgentCommands } from './commands/agent.ts';
 import { registerStorageTools } from './commands/st.ts';
 import { registerWalCommands } from './commands/wal.ts';
 import { CommandContext, flagSettings } from './context.ts';
@@ -34,6 +35,7 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
     exitCode((await run(ctx)) ?? 0);
   };
   registerWalCommands(program, runner);
+  registerAgentCommands(program, runner);
   registerStorageTools(program, runner);
   return program;
 }

@@ -76,6 +76,7 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
       deltaMaxSteps: get<number>('WALG_DELTA_MAX_STEPS'),
     },
     log: { level: get<Config['log']['level']>('WALSHIP_LOG_LEVEL') },
+    agent: { spoolDir: get<string>('WALSHIP_SPOOL_DIR'), uploadAhead: get<boolean>('WALSHIP_UPLOAD_AHEAD') },
   };
   return { config, warnings: layers.flatMap((l) => l.warnings), raw };
 }

@@ -70,6 +70,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'WALG_PREVENT_WAL_OVERWRITE', group: 'agent', default: 'true', doc: 'Refuse to replace an archived WAL file with different content. walship keeps this on by default: an overwrite hides split-brain.', parse: parseBoolean },
   { name: 'WALSHIP_LOG_LEVEL', group: 'agent', default: 'info', flag: 'log-level', doc: 'Log level: debug, info, warn, error.', parse: (r) => parseChoice(r, ['debug', 'info', 'warn', 'error']) },
 
+  { name: 'WALSHIP_SPOOL_DIR', group: 'agent', default: '/walship/spool', flag: 'spool-dir', doc: 'The directory, on a volume shared with the postgres container, where walship-client leaves requests for the agent. The client finds it as spool/ beside itself.', parse: text },
+  { name: 'WALSHIP_UPLOAD_AHEAD', group: 'agent', default: 'true', doc: 'Upload segments as soon as PostgreSQL marks them ready (needs PGDATA), so archive_command finds them already stored.', parse: parseBoolean },
   { name: 'WALSHIP_ENVDIR', group: 'agent', flag: 'envdir', doc: 'A directory of files, one variable per file, as a Kubernetes Secret is mounted. Read before the environment, which overrides it.', parse: text },
   { name: 'WALSHIP_CONFIG', group: 'agent', flag: 'config', doc: 'A YAML or JSON file of these variables. Read first; the envdir, the environment and flags override it.', parse: text },
 

@@ -99,4 +99,5 @@ export interface Config {
   pg: PgConnectionConfig;
   wal: { preventOverwrite: boolean; deltaMaxSteps: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
+  agent: { spoolDir: string; uploadAhead: boolean };
 }

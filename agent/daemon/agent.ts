@@ -1,0 +1,94 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import type { Config } from '../config/types.ts';
+import { WalshipError, asWalshipError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { StorageDriver } from '../storage/driver.ts';
+import { openWalArchive } from '../wal/archive.ts';
+import { WalPrefetcher } from '../wal/prefetch.ts';
+import { pushWalFile } from '../wal/push.ts';
+import { UploadAhead } from '../wal/upload-ahead.ts';
+import { startSpoolServer, type SpoolRequest, type SpoolResponse } from './spool/server.ts';
+
+// The sidecar's long-running process: it answers walship-client's
+// archive and restore requests from one warm process (no start-up cost per
+// segment), uploads ready segments ahead of the archiver, and prefetches
+// segments ahead of recovery.
+
+export interface RunningAgent {
+  readonly uploads: UploadAhead | undefined;
+  readonly prefetcher: WalPrefetcher;
+  /** Stops taking requests and waits for the work under way. */
+  stop(): Promise<void>;
+}
+
+/** Who owns the data directory: files the agent writes there must be theirs, even when it runs as root. */
+async function dataOwner(pgdata: string | undefined): Promise<{ uid: number; gid: number } | undefined> {
+  if (pgdata === undefined || process.getuid?.() !== 0) return undefined;
+  const st = await stat(pgdata).catch(() => undefined);
+  return st ? { uid: st.uid, gid: st.gid } : undefined;
+}
+
+export async function startAgent(config: Config, store: StorageDriver, log: Logger): Promise<RunningAgent> {
+  const archive = await openWalArchive(config, store);
+  const pgdata = config.pg.pgdata;
+  const owner = await dataOwner(pgdata);
+  const prefetcher = new WalPrefetcher(archive, config.transfer.downloadConcurrency, owner ? { owner } : {});
+
+  let uploads: UploadAhead | undefined;
+  if (pgdata !== undefined && config.agent.uploadAhead) {
+    uploads = new UploadAhead(archive, {
+      pgWalDir: join(pgdata, 'pg_wal'),
+      concurrency: config.transfer.uploadConcurrency,
+      onUploaded: (name, result, ms) => log.info({ segment: name, outcome: result.outcome, bytes: result.bytes, ms }, 'archived ahead'),
+      onError: (name, err) => log.warn({ segment: name, code: asWalshipError(err).code, err: asWalshipError(err).message }, 'upload ahead failed; archive_command will retry'),
+    });
+    uploads.start();
+  } else if (pgdata === undefined) {
+    log.warn('PGDATA is not set: no upload ahead of archive_command; every segment is uploaded when PostgreSQL asks');
+  }
+
+  const handler = async (req: SpoolRequest): Promise<SpoolResponse> => {
+    const started = Date.now();
+    const [a, b] = req.args;
+    if (req.op === 'wal-push' && req.args.length === 1 && isAbsolute(a!)) {
+      const result = uploads ? await uploads.ensureArchived(a!) : await pushWalFile(archive, a!);
+      log.debug({ req: req.id, segment: result.key, outcome: result.outcome, ms: Date.now() - started }, 'wal-push');
+      return { exitCode: 0 };
+    }
+    if (req.op === 'wal-fetch' && req.args.length === 2 && isAbsolute(b!)) {
+      const result = await prefetcher.fetch(a!, b!);
+      log.debug({ req: req.id, file: a, outcome: result.outcome, ms: Date.now() - started }, 'wal-fetch');
+      // 74 without a message: the normal end-of-archive probe, not an error.
+      return result.outcome === 'not-found' ? { exitCode: 74 } : { exitCode: 0 };
+    }
+    throw new WalshipError('USAGE', `unknown request ${req.op} ${req.args.join(' ')}: expected wal-push <absolute path> or wal-fetch <name> <absolute path>`);
+  };
+
+  const server = await startSpoolServer({
+    dir: config.agent.spoolDir,
+    handler: async (req) => {
+      try {
+        return await handler(req);
+      } catch (err) {
+        const e = asWalshipError(err);
+        log.error({ req: req.id, op: req.op, args: req.args, code: e.code }, e.message);
+        throw e;
+      }
+    },
+    ...(owner ? { owner } : {}),
+    concurrency: Math.max(4, config.transfer.uploadConcurrency + config.transfer.downloadConcurrency),
+    onError: (err) => log.error({ err: asWalshipError(err).message }, 'spool error'),
+  });
+  log.info({ spool: config.agent.spoolDir, store: store.location, pgdata, uploadAhead: uploads !== undefined }, 'walship agent serving');
+
+  return {
+    uploads,
+    prefetcher,
+    async stop() {
+      await server.close();
+      await uploads?.stop();
+      await prefetcher.close(pgdata === undefined ? undefined : join(pgdata, 'pg_wal'));
+    },
+  };
+}

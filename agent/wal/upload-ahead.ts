@@ -1,0 +1,160 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { pushWalFile, type PushResult, type WalArchive } from './push.ts';
+import { parseWalFileName } from './names.ts';
+
+// PostgreSQL archives one segment at a time and waits for each. The agent
+// reads pg_wal/archive_status/*.ready itself and uploads ready segments in
+// parallel before PostgreSQL asks, so archive_command usually finds its
+// answer waiting. It never writes .done: PostgreSQL does, once
+// archive_command returned 0 — which it only does for a stored segment.
+
+export interface UploadAheadOptions {
+  pgWalDir: string;
+  concurrency: number;
+  /** Most segments remembered as uploaded or queued; older results are forgotten. */
+  maxTracked?: number;
+  rescanMs?: number;
+  onUploaded?: (name: string, result: PushResult, ms: number) => void;
+  onError?: (name: string, err: unknown) => void;
+}
+
+export class UploadAhead {
+  private readonly archive: WalArchive;
+  private readonly options: Required<Omit<UploadAheadOptions, 'onUploaded' | 'onError'>> & Pick<UploadAheadOptions, 'onUploaded' | 'onError'>;
+  /** Uploads done or under way, by file name: the one place a segment's fate is recorded. */
+  private readonly uploads = new Map<string, Promise<PushResult>>();
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  /** After a failed upload ahead, a segment waits before the scan retries it (archive_command may still ask at once). */
+  private readonly retryAfter = new Map<string, { at: number; delayMs: number }>();
+  private active = 0;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(archive: WalArchive, options: UploadAheadOptions) {
+    this.archive = archive;
+    this.options = { maxTracked: 4096, rescanMs: 1000, ...options };
+  }
+
+  get statusDir(): string {
+    return join(this.options.pgWalDir, 'archive_status');
+  }
+
+  /** Segments waiting in .ready that are not yet uploaded: the archiver's backlog. */
+  async backlog(): Promise<number> {
+    return (await this.readyNames()).length;
+  }
+
+  start(): void {
+    try {
+      this.watcher = watch(this.statusDir, () => void this.scan());
+      this.watcher.on('error', () => undefined);
+    } catch {
+      // No inotify here (or no directory yet): the periodic rescan still finds everything.
+    }
+    this.timer = setInterval(() => void this.scan(), this.options.rescanMs);
+    this.timer.unref();
+    void this.scan();
+  }
+
+  /** Stops queueing; resolves when uploads under way have finished. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watcher?.close();
+    clearInterval(this.timer);
+    this.queue.length = 0;
+    this.queued.clear();
+    await Promise.allSettled([...this.uploads.values()]);
+  }
+
+  /**
+   * archive_command's request: resolves once the file at path is stored.
+   * Reuses an upload already done or under way for the same file name.
+   */
+  ensureArchived(path: string): Promise<PushResult> {
+    const name = basename(path);
+    return this.uploads.get(name) ?? this.upload(name, path);
+  }
+
+  private upload(name: string, path: string): Promise<PushResult> {
+    const started = Date.now();
+    const work = pushWalFile(this.archive, path).then(
+      (result) => {
+        this.retryAfter.delete(name);
+        this.options.onUploaded?.(name, result, Date.now() - started);
+        return result;
+      },
+      (err: unknown) => {
+        // Forget failures, so the next request or scan tries again, with backoff for the scan.
+        this.uploads.delete(name);
+        const delayMs = Math.min(30_000, (this.retryAfter.get(name)?.delayMs ?? 500) * 2);
+        this.retryAfter.set(name, { at: Date.now() + delayMs, delayMs });
+        throw err;
+      },
+    );
+    this.uploads.set(name, work);
+    this.forgetOldest();
+    return work;
+  }
+
+  private forgetOldest(): void {
+    while (this.uploads.size > this.options.maxTracked) {
+      const oldest = this.uploads.keys().next().value as string;
+      this.uploads.delete(oldest);
+    }
+  }
+
+  private async readyNames(): Promise<string[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.statusDir);
+    } catch {
+      return [];
+    }
+    return entries
+      .filter((e) => e.endsWith('.ready'))
+      .map((e) => e.slice(0, -'.ready'.length))
+      .filter((name) => {
+        try {
+          parseWalFileName(name);
+          return true;
+        } catch {
+          return false;
+        }
+      })
+      .sort();
+  }
+
+  private async scan(): Promise<void> {
+    if (this.stopped) return;
+    const ready = await this.readyNames();
+    // Segments no longer .ready were archived (or removed): their backoff is moot.
+    for (const name of this.retryAfter.keys()) if (!ready.includes(name)) this.retryAfter.delete(name);
+    for (const name of ready) {
+      if (this.uploads.has(name) || this.queued.has(name)) continue;
+      if ((this.retryAfter.get(name)?.at ?? 0) > Date.now()) continue;
+      if (this.queued.size >= this.options.maxTracked) break;
+      this.queue.push(name);
+      this.queued.add(name);
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.active < this.options.concurrency && this.queue.length > 0) {
+      const name = this.queue.shift()!;
+      this.queued.delete(name);
+      if (this.uploads.has(name)) continue;
+      this.active++;
+      this.upload(name, join(this.options.pgWalDir, name))
+        .catch((err: unknown) => this.options.onError?.(name, err))
+        .finally(() => {
+          this.active--;
+          this.pump();
+        });
+    }
+  }
+}
