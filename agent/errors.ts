@@ -32,6 +32,10 @@ export const catalogue = {
   WAL_FOREIGN_CLUSTER: { exit: 65, retryable: false, summary: "WAL of another cluster" },
   WAL_OVERWRITE_CONFLICT: { exit: 73, retryable: false, summary: 'archived WAL file exists with different content (split-brain or corruption suspected)' },
   WAL_INTEGRITY: { exit: 65, retryable: false, summary: 'restored WAL file failed verification' },
+  // PostgreSQL takes any restore_command exit below 126 for "not in the
+  // archive" and ends recovery there: a store outage would promote the
+  // cluster at the wrong point. 126 and above make it stop with FATAL.
+  WAL_FETCH_FAILED: { exit: 126, retryable: false, summary: 'WAL could not be restored; recovery must stop rather than end early' },
   AGENT_UNAVAILABLE: { exit: 69, retryable: true, summary: 'the walship agent did not answer' },
 
   IO_FAILED: { exit: 74, retryable: false, summary: 'local file operation failed' },
@@ -59,6 +63,11 @@ export class WalshipError extends Error {
 
 export function isWalshipError(err: unknown, code?: ErrorCode): err is WalshipError {
   return err instanceof WalshipError && (code === undefined || err.code === code);
+}
+
+/** The one line an error is reported as, on stderr or in PostgreSQL's log through walship-client. */
+export function formatErrorLine(error: WalshipError): string {
+  return `walship: ${error.code}: ${error.message}`;
 }
 
 /** Wraps anything thrown into a WalshipError, keeping walship's own errors as they are. */

@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { asWalshipError, catalogue } from '../errors.ts';
+import { asWalshipError, catalogue, formatErrorLine } from '../errors.ts';
 import { writeLine, type CommandIO } from './io.ts';
 import { buildProgram } from './program.ts';
 
@@ -18,7 +18,7 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
       return err.exitCode === 0 ? 0 : catalogue.USAGE.exit;
     }
     const error = asWalshipError(err);
-    writeLine(io.stderr, `walship: ${error.code}: ${error.message}`);
+    writeLine(io.stderr, formatErrorLine(error));
     if (error.code === 'INTERNAL' && error.cause instanceof Error && error.cause.stack) writeLine(io.stderr, error.cause.stack);
     return error.exitCode;
   }

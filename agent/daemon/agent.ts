@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve, sep } from 'node:path';
 import type { Config } from '../config/types.ts';
 import { WalshipError, asWalshipError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -7,6 +7,7 @@ import type { StorageDriver } from '../storage/driver.ts';
 import { openWalArchive } from '../wal/archive.ts';
 import { WalPrefetcher } from '../wal/prefetch.ts';
 import { pushWalFile } from '../wal/push.ts';
+import { fetchFailure } from '../wal/fetch-failure.ts';
 import { UploadAhead } from '../wal/upload-ahead.ts';
 import { startSpoolServer, type SpoolRequest, type SpoolResponse } from './spool/server.ts';
 
@@ -48,16 +49,27 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     log.warn('PGDATA is not set: no upload ahead of archive_command; every segment is uploaded when PostgreSQL asks');
   }
 
+  // Anyone who can write the spool directory directs the agent's file
+  // access, so requests may only name files under the data directory.
+  const confine = (path: string, op: string) => {
+    const inside = pgdata === undefined ? isAbsolute(path) : isAbsolute(path) && resolve(path).startsWith(resolve(pgdata) + sep);
+    if (!inside) throw new WalshipError('USAGE', `${op}: ${path} is not an absolute path inside the data directory ${pgdata ?? '(PGDATA unset)'}`);
+  };
+
   const handler = async (req: SpoolRequest): Promise<SpoolResponse> => {
     const started = Date.now();
     const [a, b] = req.args;
-    if (req.op === 'wal-push' && req.args.length === 1 && isAbsolute(a!)) {
+    if (req.op === 'wal-push' && req.args.length === 1) {
+      confine(a!, 'wal-push');
       const result = uploads ? await uploads.ensureArchived(a!) : await pushWalFile(archive, a!);
       log.debug({ req: req.id, segment: result.key, outcome: result.outcome, ms: Date.now() - started }, 'wal-push');
       return { exitCode: 0 };
     }
-    if (req.op === 'wal-fetch' && req.args.length === 2 && isAbsolute(b!)) {
-      const result = await prefetcher.fetch(a!, b!);
+    if (req.op === 'wal-fetch' && req.args.length === 2) {
+      confine(b!, 'wal-fetch');
+      const result = await prefetcher.fetch(a!, b!).catch((err: unknown) => {
+        throw fetchFailure(a!, err);
+      });
       log.debug({ req: req.id, file: a, outcome: result.outcome, ms: Date.now() - started }, 'wal-fetch');
       // 74 without a message: the normal end-of-archive probe, not an error.
       return result.outcome === 'not-found' ? { exitCode: 74 } : { exitCode: 0 };

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openWalArchive } from '../../wal/archive.ts';
 import { fetchWalFile } from '../../wal/fetch.ts';
+import { fetchFailure } from '../../wal/fetch-failure.ts';
 import { pushWalFile } from '../../wal/push.ts';
 import { parseWalFileName } from '../../wal/names.ts';
 import { catalogue } from '../../errors.ts';
@@ -36,13 +37,17 @@ export function registerWalCommands(program: Command, run: CommandRunner): void 
     .action((name: string, dest: string) =>
       run(async (ctx) => {
         parseWalFileName(name);
-        const { config, driver } = await ctx.store();
         try {
-          const result = await fetchWalFile(await openWalArchive(config, driver), name, resolve(dest));
-          // Not in the archive is how recovery learns it reached the end: no noise in the log.
-          return result.outcome === 'not-found' ? catalogue.STORE_NOT_FOUND.exit : 0;
-        } finally {
-          await driver.close();
+          const { config, driver } = await ctx.store();
+          try {
+            const result = await fetchWalFile(await openWalArchive(config, driver), name, resolve(dest));
+            // Not in the archive is how recovery learns it reached the end: no noise in the log.
+            return result.outcome === 'not-found' ? catalogue.STORE_NOT_FOUND.exit : 0;
+          } finally {
+            await driver.close();
+          }
+        } catch (err) {
+          throw fetchFailure(name, err);
         }
       }),
     );

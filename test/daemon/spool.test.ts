@@ -1,0 +1,413 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startSpoolServer, type SpoolHandler, type SpoolServer } from '../../agent/daemon/spool/server.ts';
+import { CLIENT, clientShells, runClient, type Shell } from '../support/spool-client.ts';
+import { scriptedHandler } from '../support/spool-handler.ts';
+
+let root: string;
+let shells: Shell[];
+let counter = 0;
+/** A fresh directory under the test's root. */
+const fresh = async (name: string) => {
+  const dir = join(root, `${name}-${++counter}`);
+  await mkdir(dir, { recursive: true });
+  return dir;
+};
+
+/** Every name in req/ and resp/, temp files included. */
+async function spoolContents(spool: string): Promise<string[]> {
+  const names = [];
+  for (const sub of ['req', 'resp']) for (const name of await readdir(join(spool, sub))) names.push(`${sub}/${name}`);
+  return names.sort();
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'walship-spool-'));
+  shells = await clientShells(root);
+});
+after(() => rm(root, { recursive: true, force: true }));
+
+for (const shellName of ['dash', 'busybox sh']) {
+  describe(`walship-client under ${shellName}`, () => {
+    let shell: Shell;
+    let spool: string;
+    let work: string;
+    let server: SpoolServer;
+    const scripted = scriptedHandler();
+    before(async () => {
+      shell = shells.find((s) => s.name === shellName)!;
+      work = await fresh('work');
+      spool = join(await fresh('spool'), 'spool');
+      server = await startSpoolServer({ dir: spool, handler: scripted.handler });
+    });
+    after(() => server.close());
+    const client = (args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) =>
+      runClient(shell, args, { spool, cwd: options.cwd ?? work, ...(options.env ? { env: options.env } : {}) });
+
+    test('wal-push and wal-fetch round-trip a file whose path has spaces, relative paths made absolute', async () => {
+      const dataDir = join(work, 'data dir');
+      await mkdir(join(dataDir, 'pg_wal'), { recursive: true });
+      await writeFile(join(dataDir, 'pg_wal', '000000010000000000000001'), 'segment one');
+      // PostgreSQL passes %p relative to the data directory, its cwd; a stale
+      // PWD inherited from elsewhere must not fool the client.
+      const push = await client(['wal-push', 'pg_wal/000000010000000000000001'], { cwd: dataDir, env: { PWD: '/' } });
+      assert.equal(push.code, 0, push.stderr);
+      assert.equal(push.stderr, '');
+      assert.deepEqual(scripted.requests.at(-1)?.args, [join(dataDir, 'pg_wal', '000000010000000000000001')]);
+
+      const fetch = await client(['wal-fetch', '000000010000000000000001', 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
+      assert.equal(fetch.code, 0, fetch.stderr);
+      assert.equal(await readFile(join(dataDir, 'pg_wal', 'RECOVERYXLOG'), 'utf8'), 'segment one');
+      assert.deepEqual(scripted.requests.at(-1), {
+        id: scripted.requests.at(-1)!.id,
+        op: 'wal-fetch',
+        args: ['000000010000000000000001', join(dataDir, 'pg_wal', 'RECOVERYXLOG')],
+      });
+      assert.deepEqual(await spoolContents(spool), [], 'the client cleans up after itself');
+    });
+
+    test("passes the agent's exit code through, with its message on stderr", async () => {
+      const scriptFile = join(work, 'answer three');
+      await writeFile(scriptFile, JSON.stringify({ exitCode: 3, message: 'line one\nline two' }));
+      const three = await client(['wal-push', scriptFile]);
+      assert.equal(three.code, 3);
+      assert.equal(three.stderr, 'line one\nline two\n');
+
+      const missing = await client(['wal-fetch', '0000000100000000000000FF', join(work, 'x')]);
+      assert.equal(missing.code, 74);
+      assert.equal(missing.stderr, 'walship: 0000000100000000000000FF is not in the archive\n');
+
+      const thrown = await client(['wal-fetch', 'THROW', join(work, 'x')]);
+      assert.equal(thrown.code, 70);
+      assert.equal(thrown.stderr, 'walship: INTERNAL: the handler blew up\n');
+
+      const walshipError = await client(['wal-fetch', 'BADNAME', join(work, 'x')]);
+      assert.equal(walshipError.code, 64);
+      assert.equal(walshipError.stderr, 'walship: WAL_BAD_NAME: BADNAME is not a WAL file name\n');
+      assert.deepEqual(await spoolContents(spool), []);
+    });
+
+    test('wrong usage exits 64 with the usage text, without contacting the agent', async () => {
+      const before = scripted.requests.length;
+      for (const args of [[], ['wal-push'], ['wal-push', 'a', 'b'], ['wal-fetch', 'a'], ['wal-get', 'a'], ['wal-push', '']]) {
+        const r = await client(args);
+        assert.equal(r.code, 64, `${JSON.stringify(args)}: ${r.stderr}`);
+        assert.match(r.stderr, /^usage: walship-client wal-push <wal-file-path>\n {7}walship-client wal-fetch <wal-file-name> <destination-path>\n/);
+      }
+      const newline = await client(['wal-push', 'a\nb']);
+      assert.equal(newline.code, 64);
+      assert.match(newline.stderr, /must not contain a newline/);
+      const badTimeout = await client(['wal-push', '/x'], { env: { WALSHIP_CLIENT_TIMEOUT: '1m' } });
+      assert.equal(badTimeout.code, 78);
+      assert.match(badTimeout.stderr, /WALSHIP_CLIENT_TIMEOUT must be a whole number of seconds/);
+      assert.equal(scripted.requests.length, before);
+    });
+
+    test('a missing spool directory exits 69 at once, naming it', async () => {
+      const nowhere = join(work, 'no-such-spool');
+      const r = await runClient(shell, ['wal-push', '/x'], { spool: nowhere, cwd: work });
+      assert.equal(r.code, 69);
+      assert.match(r.stderr, new RegExp(`spool directory ${nowhere} is missing or not writable: is the walship agent running`));
+      // restore_command must make recovery stop, not end early: PostgreSQL reads exits below 126 as "not archived".
+      const fetch = await runClient(shell, ['wal-fetch', '000000010000000000000001', '/pg/pg_wal/RECOVERYXLOG'], { spool: nowhere, cwd: work });
+      assert.equal(fetch.code, 126);
+    });
+
+    test('agent not running: exits 69 after the pickup timeout and takes its request back', async () => {
+      const idle = join(await fresh('idle'), 'spool');
+      await (await startSpoolServer({ dir: idle, handler: scripted.handler })).close();
+      const r = await runClient(shell, ['wal-push', '/pg/pg_wal/000000010000000000000002'], {
+        spool: idle,
+        cwd: work,
+        env: { WALSHIP_CLIENT_PICKUP_TIMEOUT: '1' },
+      });
+      assert.equal(r.code, 69);
+      assert.match(r.stderr, new RegExp(`^walship-client: walship agent is not running / not serving ${idle}: the request was not picked up within 1 s`));
+      assert.ok(r.ms >= 1000 && r.ms < 3000, `gave up after ${r.ms.toFixed(0)} ms`);
+      assert.deepEqual(await spoolContents(idle), []);
+    });
+
+    test('killed while its request waits unclaimed, the client takes it back', async () => {
+      const idle = join(await fresh('idle'), 'spool');
+      await (await startSpoolServer({ dir: idle, handler: scripted.handler })).close();
+      const child = spawn(shell.argv[0]!, [...shell.argv.slice(1), CLIENT, 'wal-push', '/pg/x'], { env: { PATH: shell.path, WALSHIP_SPOOL: idle }, stdio: 'ignore' });
+      const exited = once(child, 'exit');
+      await waitFor('the queued request', async () => (await spoolContents(idle)).some((n) => n.endsWith('.req')));
+      child.kill('SIGTERM');
+      assert.deepEqual(await exited, [143, null]);
+      assert.deepEqual(await spoolContents(idle), []);
+    });
+
+    test('a withdrawal racing with the claim ends either withdrawn or answered, never both', async (t) => {
+      // A pickup timeout of 0 makes the client withdraw at once, while the
+      // agent is claiming the same request.
+      const runs = [];
+      for (let i = 0; i < 30; i++) {
+        runs.push(await client(['wal-fetch', '000000010000000000000000', '/restore/race'], { env: { WALSHIP_CLIENT_PICKUP_TIMEOUT: '0' } }));
+      }
+      await waitFor('the spool to empty', async () => (await spoolContents(spool)).length === 0);
+      const served = new Set(scripted.requests.map((r) => r.id));
+      for (const r of runs) {
+        assert.ok(r.code === 126 || r.code === 74, `exit ${r.code}: ${r.stderr}`);
+        assert.equal(served.has(String(r.pid)), r.code === 74, `pid ${r.pid} exited ${r.code}`);
+      }
+      t.diagnostic(`${runs.filter((r) => r.code === 126).length} withdrawn, ${runs.filter((r) => r.code === 74).length} claimed first and answered`);
+    });
+
+    test('leftovers of an earlier process with the same pid do not confuse the client', async () => {
+      // The wrapper plants an answer and a claimed request under its own pid,
+      // then becomes the client (exec keeps the pid).
+      const wrapper = join(work, 'plant-leftovers');
+      await writeFile(wrapper, 'printf "0\\nSTALE ANSWER\\n" > "$WALSHIP_SPOOL/resp/$$"\nprintf "wal-push\\n/stale\\n" > "$WALSHIP_SPOOL/req/$$.work"\necho $$ >&2\nexec "$@"\n');
+      const segment = join(work, 'fresh segment');
+      await writeFile(segment, JSON.stringify({ exitCode: 5, message: 'the fresh answer' }));
+      const r = await runClient(shell, [...shell.argv, CLIENT, 'wal-push', segment], { spool, cwd: work, script: wrapper });
+      const pid = r.stderr.split('\n')[0]!;
+      assert.equal(r.code, 5, r.stderr);
+      assert.equal(r.stderr, `${pid}\nthe fresh answer\n`);
+      assert.equal(scripted.requests.at(-1)!.id, `${pid}.1`);
+      assert.deepEqual(await spoolContents(spool), [`req/${pid}.work`, `resp/${pid}`], 'the leftovers are left alone');
+      await rm(join(spool, 'req', `${pid}.work`));
+      await rm(join(spool, 'resp', pid));
+    });
+
+    test('20 concurrent clients each get their own answer', async () => {
+      const runs = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const file = join(work, `concurrent ${i}`);
+          await writeFile(file, JSON.stringify({ exitCode: i % 2 === 0 ? 0 : 100 + i, message: `answer for client ${i}`, delayMs: 30 }));
+          return client(['wal-push', file]);
+        }),
+      );
+      runs.forEach((r, i) => {
+        assert.equal(r.code, i % 2 === 0 ? 0 : 100 + i);
+        assert.equal(r.stderr, `answer for client ${i}\n`);
+      });
+      assert.ok(scripted.peakConcurrency > 1 && scripted.peakConcurrency <= 4, `peak concurrency ${scripted.peakConcurrency}`);
+      assert.deepEqual(await spoolContents(spool), []);
+    });
+
+    test('round-trip latency with an instant handler', async (t) => {
+      const instant = join(await fresh('instant'), 'spool');
+      const fast = await startSpoolServer({ dir: instant, handler: async () => ({ exitCode: 0 }) });
+      const empty = join(work, 'empty-script');
+      await writeFile(empty, '');
+      try {
+        const calls: number[] = [];
+        const starts: number[] = [];
+        for (let i = 0; i < 100; i++) {
+          const r = await runClient(shell, ['wal-push', 'pg_wal/000000010000000000000003'], { spool: instant, cwd: work });
+          assert.equal(r.code, 0, r.stderr);
+          calls.push(r.ms);
+          starts.push((await runClient(shell, [], { cwd: work, script: empty })).ms);
+        }
+        calls.sort((a, b) => a - b);
+        starts.sort((a, b) => a - b);
+        const median = percentile(calls, 50);
+        t.diagnostic(
+          `${shell.name}: wal-push round trip median ${median.toFixed(1)} ms, p99 ${percentile(calls, 99).toFixed(1)} ms over 100 calls` +
+            ` (starting the shell on an empty script: median ${percentile(starts, 50).toFixed(1)} ms)`,
+        );
+        assert.ok(median < 50, `median ${median} ms`);
+      } finally {
+        await fast.close();
+      }
+    });
+  });
+}
+
+describe('spool server', () => {
+  let dash: Shell;
+  let work: string;
+  before(async () => {
+    dash = shells.find((s) => s.name === 'dash')!;
+    work = await fresh('server-work');
+  });
+
+  test('serves requests that were waiting before it started, and requests a dead agent had claimed', async () => {
+    const spool = join(await fresh('late'), 'spool');
+    await (await startSpoolServer({ dir: spool, handler: scriptedHandler().handler })).close();
+    const waiting = [0, 1, 2].map((i) => runClient(dash, ['wal-fetch', `00000001000000000000000${i}`, `/restore/${i}`], { spool, cwd: work }));
+    await waitFor('three queued requests', async () => (await readdir(join(spool, 'req'))).filter((n) => n.endsWith('.req')).length === 3);
+    await writeFile(join(spool, 'req', 'orphan.work'), 'wal-fetch\n000000010000000000000009\n/restore/9\n');
+
+    const scripted = scriptedHandler();
+    const server = await startSpoolServer({ dir: spool, handler: scripted.handler });
+    try {
+      const runs = await Promise.all(waiting);
+      for (const r of runs) assert.equal(r.code, 74, r.stderr);
+      await waitFor('the orphan answered', () => exists(join(spool, 'resp', 'orphan')));
+      assert.equal(await readFile(join(spool, 'resp', 'orphan'), 'utf8'), '74\nwalship: 000000010000000000000009 is not in the archive\n');
+      assert.deepEqual(scripted.requests.map((r) => r.args[1]).sort(), ['/restore/0', '/restore/1', '/restore/2', '/restore/9']);
+      assert.deepEqual(await spoolContents(spool), ['resp/orphan'], 'nobody waits for the orphan answer: it is left for the sweeper');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('answers malformed requests with 64 and bad handler answers with 70', async () => {
+    const spool = join(await fresh('malformed'), 'spool');
+    const scripted = scriptedHandler();
+    const server = await startSpoolServer({
+      dir: spool,
+      handler: async (req) => (req.op === 'odd' ? { exitCode: 300 } : scripted.handler(req)),
+    });
+    try {
+      const cases: Record<string, string | Buffer> = {
+        empty: '',
+        unterminated: 'wal-push\n/x',
+        noop: '\n/x\n',
+        emptyarg: 'wal-push\n\n',
+        binary: Buffer.from([0x77, 0xff, 0xfe, 0x0a]),
+        odd: 'odd\n',
+      };
+      for (const [id, content] of Object.entries(cases)) {
+        await writeFile(join(spool, 'req', `.${id}.tmp`), content);
+        await rename(join(spool, 'req', `.${id}.tmp`), join(spool, 'req', `${id}.req`));
+      }
+      const answers: Record<string, string> = {};
+      for (const id of Object.keys(cases)) {
+        await waitFor(`answer ${id}`, () => exists(join(spool, 'resp', id)));
+        answers[id] = await readFile(join(spool, 'resp', id), 'utf8');
+      }
+      for (const id of ['empty', 'unterminated', 'noop', 'emptyarg', 'binary']) {
+        assert.match(answers[id]!, new RegExp(`^64\\nwalship: USAGE: malformed walship spool request ${id}: .+\\n$`));
+      }
+      assert.match(answers.unterminated!, /no newline/);
+      assert.equal(answers.odd, '70\nwalship: INTERNAL: the request handler answered with an invalid exit code 300\n');
+      assert.equal(scripted.requests.length, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('close() stops taking requests and waits for the ones in flight', async () => {
+    const spool = join(await fresh('closing'), 'spool');
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    const handler: SpoolHandler = async () => {
+      started++;
+      await released;
+      return { exitCode: 0, message: 'finished' };
+    };
+    const server = await startSpoolServer({ dir: spool, handler });
+    const inFlight = runClient(dash, ['wal-push', '/pg/1'], { spool, cwd: work });
+    await waitFor('the handler to start', async () => started === 1);
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    await sleep(150);
+    assert.equal(closed, false, 'close() must wait for the request in flight');
+    const late = await runClient(dash, ['wal-push', '/pg/2'], { spool, cwd: work, env: { WALSHIP_CLIENT_PICKUP_TIMEOUT: '1' } });
+    assert.equal(late.code, 69, 'a closing server takes no new request');
+    release();
+    await closing;
+    const r = await inFlight;
+    assert.equal(r.code, 0);
+    assert.equal(r.stderr, 'finished\n');
+    assert.equal(started, 1);
+  });
+
+  test('runs as a command of its own, as archive_command calls it', async () => {
+    const spool = join(await fresh('direct'), 'spool');
+    const server = await startSpoolServer({ dir: spool, handler: async (req) => ({ exitCode: 0, message: req.op }) });
+    try {
+      const direct: Shell = { name: 'the #! line', argv: [], path: dash.path };
+      const r = await runClient(direct, ['wal-push', '/pg/z'], { spool, cwd: work });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, 'wal-push\n');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('works with a sleep that only takes whole seconds (strict POSIX)', async () => {
+    const spool = join(await fresh('strict'), 'spool');
+    const bin = await fresh('strict-bin');
+    await symlink('/bin/mv', join(bin, 'mv'));
+    await symlink('/bin/rm', join(bin, 'rm'));
+    await writeFile(join(bin, 'sleep'), '#!/bin/sh\ncase $1 in *[!0-9]*) echo "sleep: invalid time interval" >&2; exit 1 ;; esac\nexec /bin/sleep "$1"\n', { mode: 0o755 });
+    const server = await startSpoolServer({ dir: spool, handler: async () => (await sleep(100), { exitCode: 0, message: 'slow' }) });
+    try {
+      const r = await runClient({ ...dash, path: bin }, ['wal-push', '/pg/y'], { spool, cwd: work });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, 'slow\n');
+      assert.ok(r.ms >= 1000, `answered after ${r.ms} ms: it must have slept a whole second`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('sweeps abandoned answers and temp files at start-up, and keeps fresh ones', async () => {
+    const spool = join(await fresh('sweep'), 'spool');
+    await (await startSpoolServer({ dir: spool, handler: scriptedHandler().handler })).close();
+    const hourAgo = new Date(Date.now() - 3600_000);
+    for (const name of ['req/.old.tmp', 'resp/old', 'resp/.old.abc.tmp', 'req/.fresh.tmp', 'resp/fresh']) {
+      await writeFile(join(spool, name), '0\n');
+      if (name.includes('old')) await utimes(join(spool, name), hourAgo, hourAgo);
+    }
+    await (await startSpoolServer({ dir: spool, handler: scriptedHandler().handler })).close();
+    assert.deepEqual(await spoolContents(spool), ['req/.fresh.tmp', 'resp/fresh']);
+  });
+
+  const asRoot = process.getuid?.() === 0;
+  test('a postgres client talks to a root agent through a spool owned by postgres', { skip: !asRoot && 'needs root (runuser)' }, async () => {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    // Like the pod: the client copied into a shared directory, its spool beside it.
+    const shared = await mkdtemp(join(tmpdir(), 'walship-spool-pg-'));
+    try {
+      await chmod(shared, 0o755);
+      const script = join(shared, 'walship-client');
+      await copyFile(CLIENT, script);
+      await chmod(script, 0o755);
+      const pgShells = await clientShells(join(shared, 'shells'));
+      const pgdata = join(shared, 'pgdata');
+      await mkdir(join(pgdata, 'pg_wal'), { recursive: true });
+      for (const dir of [pgdata, join(pgdata, 'pg_wal')]) await chown(dir, uid, gid);
+      await writeFile(join(pgdata, 'pg_wal', '000000010000000000000004'), 'segment four', { mode: 0o600 });
+      await chown(join(pgdata, 'pg_wal', '000000010000000000000004'), uid, gid);
+
+      const scripted = scriptedHandler();
+      const server = await startSpoolServer({ dir: join(shared, 'spool'), handler: scripted.handler, owner: { uid, gid } });
+      try {
+        for (const shell of pgShells) {
+          const r = await runClient(shell, ['wal-push', 'pg_wal/000000010000000000000004'], { cwd: pgdata, script, user: 'postgres' });
+          assert.equal(r.code, 0, `${shell.name}: ${r.stderr}`);
+          const missing = await runClient(shell, ['wal-fetch', '0000000100000000000000AA', 'pg_wal/RECOVERYXLOG'], { cwd: pgdata, script, user: 'postgres' });
+          assert.equal(missing.code, 74, `${shell.name}: ${missing.stderr}`);
+        }
+        assert.equal(scripted.archive.get('000000010000000000000004')?.toString(), 'segment four');
+        assert.deepEqual(await spoolContents(join(shared, 'spool')), [], 'postgres removed the answers root wrote');
+        for (const dir of ['spool', 'spool/req', 'spool/resp']) {
+          const st = await stat(join(shared, dir));
+          assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [uid, gid, 0o2770], dir);
+        }
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await rm(shared, { recursive: true, force: true });
+    }
+  });
+});
