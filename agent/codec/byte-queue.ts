@@ -2,6 +2,8 @@
 // so it can wait for "the next 4 bytes" or "the next N-byte block" whatever
 // the chunking of the source.
 
+import { WalshipError } from '../errors.ts';
+
 export class ByteQueue {
   #chunks: Buffer[] = [];
   /** Read position inside #chunks[0]. */
@@ -70,16 +72,16 @@ export class ByteQueue {
       filled += take;
       if (this.#head + take === first.length) {
         this.#chunks.shift();
-        this.#head = 0;
       } else {
-        this.#head += take;
+        // The rest of a partly merged chunk stays queued as its own view.
+        this.#chunks[0] = first.subarray(this.#head + take);
       }
+      this.#head = 0;
     }
     this.#chunks.unshift(merged);
-    this.#head = 0;
   }
 
   #assertAvailable(n: number): void {
-    if (n > this.#length) throw new RangeError(`ByteQueue: ${n} bytes requested, ${this.#length} available`);
+    if (n > this.#length) throw new WalshipError('INTERNAL', `ByteQueue: ${n} bytes requested, ${this.#length} available`);
   }
 }

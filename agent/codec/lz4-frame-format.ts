@@ -79,8 +79,9 @@ export function corrupt(at: number, what: string): WalshipError {
 // frames have no end-of-stream mark of their own, so a stream cut exactly at
 // a frame boundary would otherwise decode cleanly to a truncated object; the
 // end marker carries the decoded length, and a decoder that saw the start
-// marker insists on it. Other LZ4 readers (lz4 CLI, lz4_flex, pierrec/lz4 v4)
-// skip both frames, as the format requires.
+// marker insists on it. Other LZ4 readers skip both frames, as the format
+// requires (checked with the lz4 CLI; pierrec/lz4, WAL-G's library, skips
+// them per its source).
 export const WALSHIP_MARKER_MAGIC = 0x184d2a57;
 const START_TAG = Buffer.from('WSHPLZ4S', 'ascii');
 const END_TAG = Buffer.from('WSHPLZ4E', 'ascii');

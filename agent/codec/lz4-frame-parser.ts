@@ -60,22 +60,23 @@ export class Lz4FrameParser {
     if (!this.#sawAnything) {
       throw new WalshipError('CODEC_CORRUPT', 'LZ4 data is empty: expected at least one frame');
     }
-    if (this.#state.at !== 'magic' || this.#queue.length > 0) {
-      throw corrupt(this.#offset, `truncated: the stream ends inside ${this.#describeState()}`);
+    const left = this.#queue.length;
+    if (this.#state.at === 'magic') {
+      if (left > 0) throw corrupt(this.#offset, `${left} trailing bytes are too short to be an LZ4 frame`);
+      return;
     }
+    if (this.#state.at === 'skip' && this.#state.left === 0) return;
+    throw new WalshipError(
+      'CODEC_CORRUPT',
+      `LZ4 data is truncated: the stream ends inside ${this.#describeState()} (after byte ${this.#offset + left})`,
+      { details: { offset: this.#offset + left } },
+    );
   }
 
   #describeState(): string {
-    switch (this.#state.at) {
-      case 'magic':
-        return 'a frame magic number';
-      case 'descriptor':
-        return 'a frame header';
-      case 'block':
-        return 'a frame';
-      default:
-        return 'a skippable frame';
-    }
+    if (this.#state.at === 'descriptor') return 'a frame header';
+    if (this.#state.at === 'block') return 'a frame';
+    return 'a skippable frame';
   }
 
   /** One parse step: an event, undefined for progress without one, or 'need-more'. */

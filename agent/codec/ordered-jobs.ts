@@ -2,6 +2,8 @@
 // pool, so two frames compress in parallel on two cores) while handing their
 // results back strictly in submission order, which the byte stream needs.
 
+import { WalshipError } from '../errors.ts';
+
 export class OrderedJobs<T> {
   readonly #pending: Promise<T>[] = [];
   readonly #limit: number;
@@ -28,7 +30,7 @@ export class OrderedJobs<T> {
   /** Result of the oldest job; rejects with its error. */
   next(): Promise<T> {
     const job = this.#pending.shift();
-    if (job === undefined) throw new Error('OrderedJobs.next() with no job pending');
+    if (job === undefined) throw new WalshipError('INTERNAL', 'OrderedJobs.next() with no job pending');
     return job;
   }
 }

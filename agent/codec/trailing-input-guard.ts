@@ -32,7 +32,7 @@ export function trailingInputGuard(decompressor: { readonly bytesWritten: number
         callback(
           new WalshipError(
             'CODEC_CORRUPT',
-            `${format} data is corrupt: ${left} or more bytes follow the end of the first ${format} frame (concatenated frames are not supported)`,
+            `${format} data is corrupt: ${left} or more bytes follow the end of the ${format} data (trailing garbage, or concatenated ${format} streams, which walship does not read)`,
           ),
         );
         return;

@@ -1,0 +1,82 @@
+// How a stored object was written, and where that is recorded: the key's
+// extension (WAL-G's convention, e.g. 000000010000000000000001.lz4) says the
+// compression, and walship's object metadata says both compression and
+// encryption. WAL-G writes no metadata, so a reader falls back to the
+// extension and to whether a key is configured.
+
+import type { CompressionMethod } from '../config/types.ts';
+import { WalshipError } from '../errors.ts';
+
+export interface Encoding {
+  compression: CompressionMethod;
+  encrypted: boolean;
+}
+
+const EXTENSIONS: Readonly<Record<CompressionMethod, string>> = {
+  lz4: '.lz4',
+  zstd: '.zst',
+  brotli: '.br',
+  gzip: '.gz',
+  none: '',
+};
+
+/** Extensions WAL-G may write that walship cannot decode. */
+const UNSUPPORTED_EXTENSIONS: readonly string[] = ['.lzma', '.xz'];
+
+const COMPRESSION_METADATA = 'walship-compression';
+const ENCRYPTION_METADATA = 'walship-encryption';
+const ENCRYPTION_VALUES = { openpgp: true, none: false } as const;
+
+export function extensionFor(c: CompressionMethod): string {
+  return EXTENSIONS[c];
+}
+
+/** The compression a key's extension announces; 'none' when it has no known one. */
+export function compressionFromKey(key: string): CompressionMethod {
+  const lower = key.toLowerCase();
+  for (const [method, extension] of Object.entries(EXTENSIONS) as [CompressionMethod, string][]) {
+    if (extension !== '' && lower.endsWith(extension)) return method;
+  }
+  const unsupported = UNSUPPORTED_EXTENSIONS.find((e) => lower.endsWith(e));
+  if (unsupported !== undefined) {
+    throw new WalshipError('CODEC_UNSUPPORTED', `${key}: ${unsupported} compression is not supported by walship`);
+  }
+  return 'none';
+}
+
+export function encodingMetadata(e: Encoding): Record<string, string> {
+  return { [COMPRESSION_METADATA]: e.compression, [ENCRYPTION_METADATA]: e.encrypted ? 'openpgp' : 'none' };
+}
+
+/**
+ * The encoding of a stored object: its metadata where present, else the
+ * key's extension for compression and `fallbackEncrypted` for encryption.
+ */
+export function encodingFromMetadata(key: string, meta: Record<string, string> | undefined, fallbackEncrypted: boolean): Encoding {
+  const compressionValue = metadataValue(meta, COMPRESSION_METADATA);
+  const encryptionValue = metadataValue(meta, ENCRYPTION_METADATA);
+  const compression = compressionValue === undefined ? compressionFromKey(key) : asCompressionMethod(compressionValue, `${key}: ${COMPRESSION_METADATA}`);
+  let encrypted = fallbackEncrypted;
+  if (encryptionValue !== undefined) {
+    if (!Object.hasOwn(ENCRYPTION_VALUES, encryptionValue)) {
+      throw new WalshipError('CODEC_UNSUPPORTED', `${key}: unknown ${ENCRYPTION_METADATA} ${JSON.stringify(encryptionValue)}`);
+    }
+    encrypted = ENCRYPTION_VALUES[encryptionValue as keyof typeof ENCRYPTION_VALUES];
+  }
+  return { compression, encrypted };
+}
+
+/** `value` as a CompressionMethod; CODEC_UNSUPPORTED naming `what` otherwise. */
+export function asCompressionMethod(value: string, what: string): CompressionMethod {
+  if (Object.hasOwn(EXTENSIONS, value)) return value as CompressionMethod;
+  throw new WalshipError('CODEC_UNSUPPORTED', `${what}: unknown compression method ${JSON.stringify(value)}`);
+}
+
+/** Stores differ in the case they return metadata keys in, so look them up case-blind. */
+function metadataValue(meta: Record<string, string> | undefined, name: string): string | undefined {
+  if (meta === undefined) return undefined;
+  for (const [key, value] of Object.entries(meta)) {
+    if (key.toLowerCase() === name) return value.trim().toLowerCase();
+  }
+  return undefined;
+}

@@ -1,0 +1,4 @@
+// The codec's public surface: everything outside agent/codec imports from here.
+
+export { createCodec, type Codec } from './pipeline.ts';
+export { compressionFromKey, encodingFromMetadata, encodingMetadata, extensionFor, type Encoding } from './encoding.ts';
