@@ -3,12 +3,10 @@
 // way out. Keys are parsed once here, not per object.
 
 import type { Readable } from 'node:stream';
-import type { CodecConfig } from '../config/types.ts';
+import type { CodecConfig, PgpConfig } from '../config/types.ts';
 import { WalshipError } from '../errors.ts';
 import { compressStages, decompressStages } from './compression.ts';
 import { asCompressionMethod, type Encoding } from './encoding.ts';
-import { loadPgpKeys, type PgpKeys } from './openpgp-keys.ts';
-import { decryptStage, encryptStage } from './openpgp-streams.ts';
 import { pipeStages, type Stage } from './stage-pipeline.ts';
 
 export interface Codec {
@@ -28,19 +26,21 @@ export interface Codec {
 }
 
 export async function createCodec(config: CodecConfig): Promise<Codec> {
-  const keys = config.pgp === undefined ? undefined : await loadPgpKeys(config.pgp);
-  const encoding: Encoding = { compression: asCompressionMethod(config.compression, 'codec configuration'), encrypted: keys !== undefined };
+  // openpgp.js is loaded only when a key is configured: it is the largest
+  // module walship has, and per-process start-up is paid per command.
+  const crypto = config.pgp === undefined ? undefined : await loadCrypto(config.pgp);
+  const encoding: Encoding = { compression: asCompressionMethod(config.compression, 'codec configuration'), encrypted: crypto !== undefined };
   return {
     encoding,
     encode(plain: Readable): Readable {
       const stages: Stage[] = [...compressStages(encoding.compression)];
-      if (keys !== undefined) stages.push(encryptStage(keys));
+      if (crypto !== undefined) stages.push(crypto.encryptStage(crypto.keys));
       return pipeStages(plain, stages);
     },
     decode(stored: Readable, how: Encoding): Readable {
       let stages: Stage[];
       try {
-        stages = [...(how.encrypted ? [decryptStage(requireKeys(keys))] : []), ...decompressStages(how.compression)];
+        stages = [...(how.encrypted ? [decryptWith(crypto)] : []), ...decompressStages(how.compression)];
       } catch (err) {
         stored.destroy();
         throw err;
@@ -50,9 +50,14 @@ export async function createCodec(config: CodecConfig): Promise<Codec> {
   };
 }
 
-function requireKeys(keys: PgpKeys | undefined): PgpKeys {
-  if (keys === undefined) {
+async function loadCrypto(config: PgpConfig) {
+  const [{ loadPgpKeys }, { encryptStage, decryptStage }] = await Promise.all([import('./openpgp-keys.ts'), import('./openpgp-streams.ts')]);
+  return { keys: await loadPgpKeys(config), encryptStage, decryptStage };
+}
+
+function decryptWith(crypto: Awaited<ReturnType<typeof loadCrypto>> | undefined): Stage {
+  if (crypto === undefined) {
     throw new WalshipError('CRYPTO_NOT_CONFIGURED', 'the object is encrypted but no OpenPGP key is configured');
   }
-  return keys;
+  return crypto.decryptStage(crypto.keys);
 }

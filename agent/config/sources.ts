@@ -1,6 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { WalshipError } from '../errors.ts';
 import { IGNORED_WALG_SETTINGS, RESERVED_PREFIXES, SETTINGS, UNSUPPORTED_WALG_SETTINGS, settingNamed } from './settings.ts';
 import type { RawValue } from './values.ts';
@@ -107,6 +106,8 @@ export async function fromConfigFile(path: string): Promise<SourceReport> {
   }
   let doc: unknown;
   try {
+    // Loaded on demand: most deployments configure through the environment.
+    const { parse: parseYaml } = await import('yaml');
     doc = parseYaml(text);
   } catch (err) {
     throw new WalshipError('CONFIG_INVALID', `config file ${path}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`, { cause: err });
