@@ -38,6 +38,12 @@ export const catalogue = {
   WAL_FETCH_FAILED: { exit: 126, retryable: false, summary: 'WAL could not be restored; recovery must stop rather than end early' },
   AGENT_UNAVAILABLE: { exit: 69, retryable: true, summary: 'the walship agent did not answer' },
 
+  PG_UNREACHABLE: { exit: 69, retryable: true, summary: 'PostgreSQL unreachable' },
+  PG_BACKUP_FAILED: { exit: 70, retryable: false, summary: 'PostgreSQL refused or failed the backup' },
+  BACKUP_WAL_MISSING: { exit: 75, retryable: true, summary: "the WAL a backup needs did not reach the store in time" },
+  BACKUP_CORRUPT: { exit: 65, retryable: false, summary: 'backup data failed verification' },
+  RESTORE_REFUSED: { exit: 73, retryable: false, summary: 'refusing to restore into that directory' },
+
   IO_FAILED: { exit: 74, retryable: false, summary: 'local file operation failed' },
   INTERNAL: { exit: 70, retryable: false, summary: 'internal error' },
 } as const satisfies Record<string, { exit: number; retryable: boolean; summary: string }>;

@@ -1,0 +1,113 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { Codec } from '../codec/index.ts';
+import { encodingFromMetadata, encodingMetadata } from '../codec/index.ts';
+import { WalshipError, isWalshipError } from '../errors.ts';
+import type { StorageDriver } from '../storage/driver.ts';
+import { listAll } from '../storage/list.ts';
+import { BACKUP_PREFIX, nameFromSentinelKey, sentinelKey } from './layout.ts';
+import { MANIFEST_FORMAT, type BackupManifest, type BackupSentinel } from './manifest.ts';
+
+// Finding and reading backups. Backups are ordered by their recorded start
+// time, never by name: after a timeline reset, names stop sorting in time
+// order, and WAL-G's retention deleted the newest backups for it (wal-g#636).
+
+async function readText(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  await pipeline(stream, new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new WalshipError('CODEC_CORRUPT', `${what} is not valid JSON`, { cause: err });
+  }
+}
+
+export async function readSentinel(store: StorageDriver, name: string): Promise<BackupSentinel | undefined> {
+  try {
+    const { body } = await store.get(sentinelKey(name));
+    const sentinel = parseJson<BackupSentinel>(await readText(body), sentinelKey(name));
+    if (sentinel.formatVersion !== MANIFEST_FORMAT) {
+      throw new WalshipError('CODEC_UNSUPPORTED', `${sentinelKey(name)}: backup format ${sentinel.formatVersion} is not one this walship reads (${MANIFEST_FORMAT})`);
+    }
+    return sentinel;
+  } catch (err) {
+    if (isWalshipError(err, 'STORE_NOT_FOUND')) return undefined;
+    throw err;
+  }
+}
+
+export async function writeSentinel(store: StorageDriver, sentinel: BackupSentinel): Promise<void> {
+  const body = Buffer.from(JSON.stringify(sentinel, null, 2));
+  await store.put(sentinelKey(sentinel.name), () => Readable.from([body]), { contentLength: body.length, metadata: { 'walship-kind': 'backup-sentinel' } });
+}
+
+/** Every complete backup, oldest first by start time. */
+export async function listBackups(store: StorageDriver): Promise<BackupSentinel[]> {
+  const names: string[] = [];
+  for await (const o of listAll(store, BACKUP_PREFIX)) {
+    const name = nameFromSentinelKey(o.key);
+    if (name !== undefined) names.push(name);
+  }
+  const sentinels: BackupSentinel[] = [];
+  // Sentinels are small; a few at a time keeps a long listing quick without a burst of requests.
+  for (let i = 0; i < names.length; i += 8) {
+    const batch = await Promise.all(names.slice(i, i + 8).map((n) => readSentinel(store, n)));
+    for (const s of batch) if (s) sentinels.push(s);
+  }
+  return sentinels.sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime) || a.name.localeCompare(b.name));
+}
+
+export async function readManifest(store: StorageDriver, codec: Codec, sentinel: BackupSentinel, encryptedByDefault: boolean): Promise<BackupManifest> {
+  const { body, info } = await store.get(sentinel.manifestKey);
+  const text = await readText(codec.decode(body, encodingFromMetadata(info.key, info.metadata, encryptedByDefault)));
+  return parseJson<BackupManifest>(text, sentinel.manifestKey);
+}
+
+export async function writeManifest(store: StorageDriver, codec: Codec, manifest: BackupManifest): Promise<number> {
+  const body = Buffer.from(JSON.stringify(manifest));
+  let stored = 0;
+  await store.put(
+    manifest.manifestKey,
+    () => {
+      const encoded = codec.encode(Readable.from([body]));
+      encoded.on('data', (c: Buffer) => (stored += c.length));
+      stored = 0;
+      return encoded;
+    },
+    { metadata: encodingMetadata(codec.encoding) },
+  );
+  return stored;
+}
+
+/**
+ * Resolves a backup by name, or LATEST: the newest complete backup (that
+ * started before `before`, when given). Throws STORE_NOT_FOUND with the
+ * names that exist when nothing matches.
+ */
+export async function resolveBackup(store: StorageDriver, nameOrLatest: string, before?: Date): Promise<BackupSentinel> {
+  if (nameOrLatest !== 'LATEST') {
+    const sentinel = await readSentinel(store, nameOrLatest);
+    if (!sentinel) {
+      const names = (await listBackups(store)).map((b) => b.name);
+      throw new WalshipError('STORE_NOT_FOUND', `no complete backup named ${nameOrLatest} in ${store.location}${names.length ? `; backups: ${names.join(', ')}` : '; there are no backups'}`);
+    }
+    return sentinel;
+  }
+  const all = await listBackups(store);
+  const eligible = before ? all.filter((b) => Date.parse(b.finishTime) <= before.getTime()) : all;
+  const latest = eligible.at(-1);
+  if (!latest) {
+    throw new WalshipError(
+      'STORE_NOT_FOUND',
+      before
+        ? `no backup in ${store.location} finished before ${before.toISOString()}${all.length ? `; the oldest finished at ${all[0]!.finishTime}` : ''}`
+        : `there are no backups in ${store.location}`,
+    );
+  }
+  return latest;
+}

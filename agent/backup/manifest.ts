@@ -1,0 +1,86 @@
+import type { Encoding } from '../codec/index.ts';
+
+// What a base backup holds. The sentinel (a summary, plain JSON) is what
+// backup-list, retention and the choice of backup read; the manifest adds
+// every file with its checksum, for restores, verification and deltas.
+
+export const MANIFEST_FORMAT = 1;
+
+export interface BackupFile {
+  /** Relative to the data directory, '/'-separated; tablespace files as pg_tblspc/<oid>/... */
+  path: string;
+  size: number;
+  /** Modification time, ms since the epoch. */
+  mtime: number;
+  mode: number;
+  /** sha256 of the bytes stored in the backup. */
+  sha256: string;
+  /** The part holding it. */
+  part: number;
+}
+
+export interface BackupDirectory {
+  path: string;
+  mode: number;
+}
+
+export interface BackupTablespace {
+  oid: string;
+  /** Where the tablespace lived on the source host. */
+  location: string;
+}
+
+export interface BackupPart {
+  part: number;
+  key: string;
+  files: number;
+  /** Bytes of file data in the part, before compression. */
+  dataBytes: number;
+  /** Bytes of the stored object. */
+  storedBytes: number;
+}
+
+/** The summary written last, as the sentinel. */
+export interface BackupSentinel {
+  formatVersion: number;
+  name: string;
+  startLsn: string;
+  stopLsn: string;
+  startWalFile: string;
+  stopWalFile: string;
+  timeline: number;
+  systemIdentifier: string;
+  /** server_version_num, e.g. 150018. */
+  pgVersion: number;
+  startTime: string;
+  finishTime: string;
+  hostname: string;
+  pgdata: string;
+  fromStandby: boolean;
+  dataBytes: number;
+  storedBytes: number;
+  fileCount: number;
+  permanent: boolean;
+  userData?: unknown;
+  encoding: Encoding;
+  manifestKey: string;
+  /** Blocks whose page checksum failed, when the backup was taken with --verify. */
+  corruptBlocks?: { path: string; block: number }[];
+  verified?: boolean;
+}
+
+export interface BackupManifest extends BackupSentinel {
+  parts: BackupPart[];
+  files: BackupFile[];
+  directories: BackupDirectory[];
+  tablespaces: BackupTablespace[];
+  backupLabel: string;
+  tablespaceMap: string;
+  /** global/pg_control, base64: restored last, so a half-restored directory never looks like a cluster. */
+  pgControl: string;
+}
+
+export function sentinelOf(manifest: BackupManifest): BackupSentinel {
+  const { parts: _p, files: _f, directories: _d, tablespaces: _t, backupLabel: _b, tablespaceMap: _m, pgControl: _c, ...sentinel } = manifest;
+  return sentinel;
+}
