@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerAgentCommands } from './commands/agent.ts';
+import { registerBackupCommands } from './commands/backup.ts';
 import { registerStorageTools } from './commands/st.ts';
 import { registerWalCommands } from './commands/wal.ts';
 import { CommandContext, flagSettings } from './context.ts';
@@ -36,6 +37,7 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   };
   registerWalCommands(program, runner);
   registerAgentCommands(program, runner);
+  registerBackupCommands(program, runner);
   registerStorageTools(program, runner);
   return program;
 }

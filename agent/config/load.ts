@@ -77,6 +77,7 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
     },
     log: { level: get<Config['log']['level']>('WALSHIP_LOG_LEVEL') },
     agent: { spoolDir: get<string>('WALSHIP_SPOOL_DIR'), uploadAhead: get<boolean>('WALSHIP_UPLOAD_AHEAD') },
+    backup: { partBytes: get<number>('WALSHIP_BACKUP_PART_SIZE') * 1024 * 1024, walTimeoutMs: get<number>('WALSHIP_BACKUP_WAL_TIMEOUT') },
   };
   return { config, warnings: layers.flatMap((l) => l.warnings), raw };
 }

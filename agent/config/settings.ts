@@ -72,6 +72,8 @@ export const SETTINGS: readonly SettingSpec[] = [
 
   { name: 'WALSHIP_SPOOL_DIR', group: 'agent', default: '/walship/spool', flag: 'spool-dir', doc: 'The directory, on a volume shared with the postgres container, where walship-client leaves requests for the agent. The client finds it as spool/ beside itself.', parse: text },
   { name: 'WALSHIP_UPLOAD_AHEAD', group: 'agent', default: 'true', doc: 'Upload segments as soon as PostgreSQL marks them ready (needs PGDATA), so archive_command finds them already stored.', parse: parseBoolean },
+  { name: 'WALSHIP_BACKUP_PART_SIZE', group: 'agent', default: '256', doc: 'MiB of file data per backup part: parts upload and restore in parallel.', parse: (r) => parseInteger(r, 1, 65536) },
+  { name: 'WALSHIP_BACKUP_WAL_TIMEOUT', group: 'agent', default: '5m', doc: "How long backup-push waits for the backup's last WAL segment to reach the store before it fails.", parse: (r) => parseDuration(r, 1000, 86_400_000) },
   { name: 'WALSHIP_ENVDIR', group: 'agent', flag: 'envdir', doc: 'A directory of files, one variable per file, as a Kubernetes Secret is mounted. Read before the environment, which overrides it.', parse: text },
   { name: 'WALSHIP_CONFIG', group: 'agent', flag: 'config', doc: 'A YAML or JSON file of these variables. Read first; the envdir, the environment and flags override it.', parse: text },
 

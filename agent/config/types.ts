@@ -100,4 +100,5 @@ export interface Config {
   wal: { preventOverwrite: boolean; deltaMaxSteps: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   agent: { spoolDir: string; uploadAhead: boolean };
+  backup: { partBytes: number; walTimeoutMs: number };
 }
