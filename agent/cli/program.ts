@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerAgentCommands } from './commands/agent.ts';
 import { registerBackupCommands } from './commands/backup.ts';
+import { registerBackupFetch } from './commands/backup-fetch.ts';
 import { registerStorageTools } from './commands/st.ts';
 import { registerWalCommands } from './commands/wal.ts';
 import { CommandContext, flagSettings } from './context.ts';
@@ -38,6 +39,7 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   registerWalCommands(program, runner);
   registerAgentCommands(program, runner);
   registerBackupCommands(program, runner);
+  registerBackupFetch(program, runner);
   registerStorageTools(program, runner);
   return program;
 }

@@ -1,0 +1,210 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, chown, lstat, mkdir, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { encodingFromMetadata } from '../codec/index.ts';
+import { WalshipError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { fsyncDir } from '../util/atomic-file.ts';
+import { runLimited } from '../util/limit.ts';
+import type { WalArchive } from '../wal/push.ts';
+import { readManifest, resolveBackup } from './catalog.ts';
+import { PG_CONTROL } from './exclusions.ts';
+import { extractPart } from './extract-part.ts';
+import type { BackupFile, BackupManifest, BackupSentinel } from './manifest.ts';
+import { validateTarget, writeRecoveryConfig, type RecoveryTarget } from './recovery-conf.ts';
+
+// backup-fetch: a backup back into a directory, in parallel and in bounded
+// memory, with pg_control written last so that an interrupted or failed
+// restore never leaves a directory PostgreSQL would start. Into a directory
+// that already holds a cluster it is a delta restore: only files whose
+// checksum differs are rewritten.
+
+export interface BackupFetchOptions {
+  dest: string;
+  /** A backup name, or LATEST. */
+  backup: string;
+  /** Force a delta restore; a directory that is not empty gets one anyway. */
+  delta: boolean;
+  /** Tablespace oid (or name) → new location. */
+  tablespaceMapping: ReadonlyMap<string, string>;
+  /** Recovery settings to write; undefined: restore files only. */
+  recovery?: RecoveryTarget;
+  concurrency: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface BackupFetchResult {
+  backup: BackupSentinel;
+  mode: 'full' | 'delta';
+  filesWritten: number;
+  filesKept: number;
+  filesRemoved: number;
+  bytesWritten: number;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), async function* (source) {
+    for await (const chunk of source) hash.update(chunk as Buffer);
+  });
+  return hash.digest('hex');
+}
+
+/** Which backup a restore targets: a name, or the newest one that finished before the target time. */
+async function chooseBackup(archive: WalArchive, options: BackupFetchOptions): Promise<BackupSentinel> {
+  const before = options.recovery?.time !== undefined ? new Date(options.recovery.time) : undefined;
+  return resolveBackup(archive.store, options.backup, options.backup === 'LATEST' ? before : undefined);
+}
+
+async function refuseRunningCluster(dest: string): Promise<void> {
+  if (await exists(join(dest, 'postmaster.pid'))) {
+    throw new WalshipError(
+      'RESTORE_REFUSED',
+      `${dest} holds postmaster.pid: a PostgreSQL server may be running on it. Stop it first (if it is stopped and crashed, remove postmaster.pid by hand).`,
+    );
+  }
+}
+
+/** Files and directories under dest that the manifest does not hold: removed by a delta restore. */
+async function strayEntries(dest: string, keep: ReadonlySet<string>, rel = ''): Promise<string[]> {
+  const stray: string[] = [];
+  for (const entry of await readdir(join(dest, rel), { withFileTypes: true }).catch(() => [])) {
+    const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
+    if (entry.isDirectory() && !entry.isSymbolicLink()) {
+      if (keep.has(path)) stray.push(...(await strayEntries(dest, keep, path)));
+      else stray.push(path);
+    } else if (!keep.has(path)) {
+      stray.push(path);
+    }
+  }
+  return stray;
+}
+
+export async function backupFetch(archive: WalArchive, options: BackupFetchOptions, log: Logger, encryptedByDefault: boolean): Promise<BackupFetchResult> {
+  if (options.recovery) validateTarget(options.recovery);
+  const dest = options.dest;
+  // Owner of restored files: whoever owns the destination, or its parent when
+  // it is new (a root process restoring for the postgres user).
+  const ownerOf = (await stat(dest).catch(() => undefined)) ?? (await stat(dirname(dest)));
+  const owner = process.getuid?.() === 0 && ownerOf.uid !== 0 ? { uid: ownerOf.uid, gid: ownerOf.gid } : undefined;
+  await mkdir(dest, { recursive: true, mode: 0o700 });
+  if (owner) await chown(dest, owner.uid, owner.gid);
+  await refuseRunningCluster(dest);
+  const existing = await readdir(dest);
+  const mode: 'full' | 'delta' = existing.length > 0 || options.delta ? 'delta' : 'full';
+
+  const sentinel = await chooseBackup(archive, options);
+  const manifest: BackupManifest = await readManifest(archive.store, archive.codec, sentinel, encryptedByDefault);
+  log.info({ backup: sentinel.name, dest, mode }, 'restore started');
+
+  await chmod(dest, 0o700);
+
+  // First of all: no pg_control, so a restore that stops half-way leaves nothing startable.
+  await rm(join(dest, PG_CONTROL), { force: true });
+
+  // Tablespaces: symlinks to their (possibly relocated) locations.
+  for (const ts of manifest.tablespaces) {
+    const location = options.tablespaceMapping.get(ts.oid) ?? ts.location;
+    await mkdir(location, { recursive: true, mode: 0o700 });
+    if (owner) await chown(location, owner.uid, owner.gid);
+    const link = join(dest, 'pg_tblspc', ts.oid);
+    await mkdir(join(dest, 'pg_tblspc'), { recursive: true, mode: 0o700 });
+    const current = await readlink(link).catch(() => undefined);
+    if (current !== location) {
+      await rm(link, { recursive: true, force: true });
+      await symlink(location, link);
+    }
+  }
+  const tablespaceLinks = new Set(manifest.tablespaces.map((t) => `pg_tblspc/${t.oid}`));
+
+  for (const dir of manifest.directories) {
+    if (tablespaceLinks.has(dir.path)) continue;
+    await mkdir(join(dest, dir.path), { recursive: true, mode: dir.mode & 0o7777 || 0o700 });
+    if (owner) await chown(join(dest, dir.path), owner.uid, owner.gid);
+  }
+
+  // Delta: keep files whose checksum matches; remove what the backup does not hold.
+  const toWrite: BackupFile[] = [];
+  let filesKept = 0;
+  let filesRemoved = 0;
+  if (mode === 'delta') {
+    const keep = new Set<string>([...manifest.directories.map((d) => d.path), ...manifest.files.map((f) => f.path), PG_CONTROL, 'global']);
+    for (const path of await strayEntries(dest, keep)) {
+      if (tablespaceLinks.has(path)) continue;
+      await rm(join(dest, path), { recursive: true, force: true });
+      filesRemoved++;
+    }
+    await runLimited(
+      manifest.files.map((file) => async () => {
+        const local = join(dest, file.path);
+        const st = await stat(local).catch(() => undefined);
+        if (st?.isFile() && st.size === file.size && (await sha256File(local)) === file.sha256) filesKept++;
+        else toWrite.push(file);
+      }),
+      options.concurrency,
+    );
+  } else {
+    toWrite.push(...manifest.files);
+  }
+
+  // Download the parts that hold something to write, in parallel.
+  const byPart = new Map<number, Map<string, BackupFile>>();
+  for (const f of toWrite) {
+    if (!byPart.has(f.part)) byPart.set(f.part, new Map());
+    byPart.get(f.part)!.set(f.path, f);
+  }
+  const total = toWrite.reduce((s, f) => s + f.size, 0);
+  let done = 0;
+  const parts = manifest.parts.filter((p) => byPart.has(p.part));
+  await runLimited(
+    parts.map((part) => async () => {
+      const { body, info } = await archive.store.get(part.key);
+      const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, encryptedByDefault));
+      await extractPart(decoded, part.key, {
+        dest,
+        wanted: byPart.get(part.part)!,
+        ...(owner ? { owner } : {}),
+        onBytes: (n) => {
+          done += n;
+          options.onProgress?.(done, total);
+        },
+      });
+    }),
+    options.concurrency,
+  );
+
+  // Recovery files, then pg_control last.
+  const backupLabel = join(dest, 'backup_label');
+  await writeFile(backupLabel, manifest.backupLabel, { mode: 0o600, flush: true });
+  if (owner) await chown(backupLabel, owner.uid, owner.gid);
+  await rm(join(dest, 'tablespace_map'), { force: true });
+  for (const stale of ['recovery.signal', 'standby.signal']) await rm(join(dest, stale), { force: true });
+  if (options.recovery) {
+    await writeRecoveryConfig(dest, options.recovery, sentinel.name);
+    if (owner) {
+      await chown(join(dest, options.recovery.standby ? 'standby.signal' : 'recovery.signal'), owner.uid, owner.gid);
+      await chown(join(dest, 'postgresql.auto.conf'), owner.uid, owner.gid);
+    }
+  }
+  for (const dir of new Set(['', ...manifest.directories.filter((d) => !tablespaceLinks.has(d.path)).map((d) => d.path)])) {
+    await fsyncDir(join(dest, dir)).catch(() => undefined);
+  }
+  const control = join(dest, PG_CONTROL);
+  await writeFile(control, Buffer.from(manifest.pgControl, 'base64'), { mode: 0o600, flush: true });
+  if (owner) await chown(control, owner.uid, owner.gid);
+  await fsyncDir(join(dest, 'global'));
+
+  const result = { backup: sentinel, mode, filesWritten: toWrite.length, filesKept, filesRemoved, bytesWritten: total };
+  log.info({ backup: sentinel.name, dest, mode, filesWritten: result.filesWritten, filesKept, filesRemoved, bytes: total }, 'restore complete');
+  return result;
+}
+
