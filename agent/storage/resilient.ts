@@ -1,5 +1,4 @@
 import { PassThrough, Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TransferConfig } from '../config/types.ts';
 import { WalshipError, asWalshipError } from '../errors.ts';
@@ -15,6 +14,7 @@ import type {
   SignalOptions,
   StorageDriver,
 } from './driver.ts';
+import { through } from '../util/streams.ts';
 import { validateKey, validatePrefix } from './keys.ts';
 
 // Deadlines and retries wrapped around any driver, so every driver gets the
@@ -126,14 +126,15 @@ export function withResilience(inner: StorageDriver, policy: Policy): StorageDri
       const watched: BodySource = () => {
         // A pass-through rather than a 'data' listener: a listener would start
         // the flow before the driver is ready to consume it.
-        const tap = new Transform({
-          transform(chunk, _encoding, callback) {
-            dog.kick();
-            callback(null, chunk);
-          },
-        });
-        pipeline(body(), tap).catch(() => undefined);
-        return tap;
+        return through(
+          body(),
+          new Transform({
+            transform(chunk, _encoding, callback) {
+              dog.kick();
+              callback(null, chunk);
+            },
+          }),
+        );
       };
       try {
         return await dog.race(call(watched, { ...options, signal: dog.signal }));
