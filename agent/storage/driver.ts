@@ -29,6 +29,12 @@ export interface PutOptions {
   /** Known length in bytes, when the caller has it: lets drivers skip multipart for small bodies. */
   contentLength?: number;
   signal?: AbortSignal;
+  /**
+   * Called by the driver whenever the store has accepted more of the body
+   * (a part stored) or the upload moves to its final request: lets the
+   * caller's idle deadline see progress that happens after the body was read.
+   */
+  onProgress?: () => void;
 }
 
 export interface ByteRange {

@@ -21,6 +21,9 @@ import { validateKey, validatePrefix } from './keys.ts';
 // same behaviour and none of them can hang a caller: WAL-G's users lose
 // archiving for hours to storage calls that never return.
 
+/** Keys per delete deadline: Azure's Blob Batch size; four S3 DeleteObjects requests fit in one of S3's. */
+const DELETE_CHUNK = 250;
+
 type Policy = Pick<TransferConfig, 'requestTimeoutMs' | 'idleTimeoutMs' | 'maxAttempts' | 'baseBackoffMs' | 'maxBackoffMs'>;
 
 /** A deadline that can be pushed back while work makes progress. */
@@ -137,7 +140,7 @@ export function withResilience(inner: StorageDriver, policy: Policy): StorageDri
         );
       };
       try {
-        return await dog.race(call(watched, { ...options, signal: dog.signal }));
+        return await dog.race(call(watched, { ...options, signal: dog.signal, onProgress: () => dog.kick() }));
       } finally {
         dog.stop();
       }
@@ -186,8 +189,13 @@ export function withResilience(inner: StorageDriver, policy: Policy): StorageDri
 
     async deleteMany(keys, options: SignalOptions = {}) {
       for (const key of keys) validateKey(key);
-      if (keys.length === 0) return;
-      return request('delete', undefined, options.signal, (signal) => inner.deleteMany(keys, { signal }));
+      // One deadline per chunk, not per call: deleting thousands of keys is
+      // many requests (one per key on Azure), and its length must not count
+      // as a store that stopped answering.
+      for (let i = 0; i < keys.length; i += DELETE_CHUNK) {
+        const chunk = keys.slice(i, i + DELETE_CHUNK);
+        await request('delete', undefined, options.signal, (signal) => inner.deleteMany(chunk, { signal }));
+      }
     },
 
     close: () => inner.close(),
