@@ -76,6 +76,13 @@ export function formatErrorLine(error: WalshipError): string {
   return `walship: ${error.code}: ${error.message}`;
 }
 
+/** A local file-system error (ENOSPC, EACCES, ...) as IO_FAILED naming what was being done; other errors as they are. */
+export function localIoError(err: unknown, doing: string): unknown {
+  const errno = (err as { code?: unknown } | null)?.code;
+  if (err instanceof WalshipError || typeof errno !== 'string' || !/^E[A-Z]+$/.test(errno)) return err;
+  return new WalshipError('IO_FAILED', `${doing}: ${(err as Error).message}`, { cause: err, details: { errno } });
+}
+
 /** Wraps anything thrown into a WalshipError, keeping walship's own errors as they are. */
 export function asWalshipError(err: unknown, fallback: ErrorCode = 'INTERNAL'): WalshipError {
   if (err instanceof WalshipError) return err;

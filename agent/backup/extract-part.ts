@@ -68,7 +68,12 @@ export async function extractPart(decoded: Readable, partKey: string, options: E
     decoded.destroy();
     // The decoder's own error (an integrity failure at the end of an encrypted part) says most.
     const feedError = await feeding.then(() => undefined, (e: unknown) => e);
-    throw isWalshipError(feedError) ? feedError : err;
+    if (isWalshipError(feedError)) throw feedError;
+    // tar-stream's own complaints (a damaged header, data ending inside a file) carry no errno code, unlike local I/O errors.
+    if (!isWalshipError(err) && err instanceof Error && (err as NodeJS.ErrnoException).code === undefined) {
+      throw new WalshipError('BACKUP_CORRUPT', `${partKey} is not a valid tar stream (${err.message}): the backup is damaged or was tampered with`, { cause: err });
+    }
+    throw err;
   }
   const missing = [...options.wanted.keys()].filter((p) => !seen.has(p));
   if (missing.length > 0) {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { encodingFromMetadata } from '../codec/index.ts';
-import { WalshipError } from '../errors.ts';
+import { WalshipError, isWalshipError, localIoError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { fsyncDir } from '../util/atomic-file.ts';
 import { runLimited } from '../util/limit.ts';
@@ -89,15 +89,49 @@ async function strayEntries(dest: string, keep: ReadonlySet<string>, rel = ''): 
   return stray;
 }
 
+/** The directory, or its nearest ancestor that exists. */
+async function nearestExisting(path: string): Promise<Stats> {
+  for (let p = path; ; p = dirname(p)) {
+    const st = await stat(p).catch(() => undefined);
+    if (st || dirname(p) === p) return st ?? stat(p);
+  }
+}
+
+/**
+ * mkdir -p, and the directory and every parent it had to create given to
+ * owner: a parent left to root at 0700 would keep postgres out.
+ */
+async function mkdirOwned(path: string, owner: { uid: number; gid: number } | undefined): Promise<void> {
+  const firstCreated = await mkdir(path, { recursive: true, mode: 0o700 });
+  if (!owner) return;
+  for (let dir = path; ; dir = dirname(dir)) {
+    await chown(dir, owner.uid, owner.gid);
+    if (firstCreated === undefined || dir === firstCreated || dirname(dir) === dir) return;
+  }
+}
+
+/** A codec or store error from a part, with the part's key in it: which object is damaged is the first thing to know. */
+function namingPart(err: unknown, key: string): unknown {
+  if (!isWalshipError(err) || err.message.includes(key)) return err;
+  return new WalshipError(err.code, `${key}: ${err.message}`, { cause: err, details: { ...err.details, key } });
+}
+
 export async function backupFetch(archive: WalArchive, options: BackupFetchOptions, log: Logger, encryptedByDefault: boolean): Promise<BackupFetchResult> {
+  try {
+    return await restore(archive, options, log, encryptedByDefault);
+  } catch (err) {
+    throw localIoError(err, `restoring into ${options.dest}`);
+  }
+}
+
+async function restore(archive: WalArchive, options: BackupFetchOptions, log: Logger, encryptedByDefault: boolean): Promise<BackupFetchResult> {
   if (options.recovery) validateTarget(options.recovery);
   const dest = options.dest;
-  // Owner of restored files: whoever owns the destination, or its parent when
-  // it is new (a root process restoring for the postgres user).
-  const ownerOf = (await stat(dest).catch(() => undefined)) ?? (await stat(dirname(dest)));
+  // Owner of restored files: whoever owns the destination, or its nearest
+  // existing parent when it is new (a root process restoring for the postgres user).
+  const ownerOf = await nearestExisting(dest);
   const owner = process.getuid?.() === 0 && ownerOf.uid !== 0 ? { uid: ownerOf.uid, gid: ownerOf.gid } : undefined;
-  await mkdir(dest, { recursive: true, mode: 0o700 });
-  if (owner) await chown(dest, owner.uid, owner.gid);
+  await mkdirOwned(dest, owner);
   await refuseRunningCluster(dest);
   const existing = await readdir(dest);
   const mode: 'full' | 'delta' = existing.length > 0 || options.delta ? 'delta' : 'full';
@@ -114,8 +148,7 @@ export async function backupFetch(archive: WalArchive, options: BackupFetchOptio
   // Tablespaces: symlinks to their (possibly relocated) locations.
   for (const ts of manifest.tablespaces) {
     const location = options.tablespaceMapping.get(ts.oid) ?? ts.location;
-    await mkdir(location, { recursive: true, mode: 0o700 });
-    if (owner) await chown(location, owner.uid, owner.gid);
+    await mkdirOwned(location, owner);
     const link = join(dest, 'pg_tblspc', ts.oid);
     await mkdir(join(dest, 'pg_tblspc'), { recursive: true, mode: 0o700 });
     const current = await readlink(link).catch(() => undefined);
@@ -167,17 +200,21 @@ export async function backupFetch(archive: WalArchive, options: BackupFetchOptio
   const parts = manifest.parts.filter((p) => byPart.has(p.part));
   await runLimited(
     parts.map((part) => async () => {
-      const { body, info } = await archive.store.get(part.key);
-      const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, encryptedByDefault));
-      await extractPart(decoded, part.key, {
-        dest,
-        wanted: byPart.get(part.part)!,
-        ...(owner ? { owner } : {}),
-        onBytes: (n) => {
-          done += n;
-          options.onProgress?.(done, total);
-        },
-      });
+      try {
+        const { body, info } = await archive.store.get(part.key);
+        const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, encryptedByDefault));
+        await extractPart(decoded, part.key, {
+          dest,
+          wanted: byPart.get(part.part)!,
+          ...(owner ? { owner } : {}),
+          onBytes: (n) => {
+            done += n;
+            options.onProgress?.(done, total);
+          },
+        });
+      } catch (err) {
+        throw namingPart(err, part.key);
+      }
     }),
     options.concurrency,
   );

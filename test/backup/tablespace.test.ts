@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { runWalship } from '../support/cli.ts';
+import { postgresOwnedDir, type PgCluster } from '../support/pg-cluster.ts';
+import {
+  archiveAll,
+  describeCli,
+  fetchAndStart,
+  fingerprint,
+  pushBackup,
+  removeAll,
+  restoreRoot,
+  startArchivingSource,
+} from '../support/backup-harness.ts';
+import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
+
+// A cluster with a tablespace outside its data directory, restored with the
+// tablespace moved to a new location.
+
+describe('backup with a tablespace', () => {
+  let store: BackupStore | undefined;
+  const clusters: PgCluster[] = [];
+  const dirs: string[] = [];
+
+  after(async () => {
+    for (const c of clusters) await c.destroy();
+    await removeAll(dirs);
+    await store?.stop();
+  });
+
+  test('restores the tablespace into a new location with --tablespace-mapping', { timeout: 120_000 }, async () => {
+    store = await filesystemStore.start('');
+    const source = await startArchivingSource(store.env);
+    clusters.push(source);
+    const original = await postgresOwnedDir('walship-tblspc-');
+    dirs.push(original);
+    await source.query(`create tablespace outside location '${original}'`);
+    await source.query("create table far (id int primary key, note text) tablespace outside; insert into far select g, md5(g::text) from generate_series(1, 30000) g");
+    await source.query('create index far_note on far (note) tablespace outside');
+    const [{ oid }] = (await source.query<{ oid: string }>("select oid::text from pg_tablespace where spcname = 'outside'")) as [{ oid: string }];
+
+    const name = await pushBackup(source, store.env);
+    const show = await runWalship(['backup-show', name, '--files'], store.env);
+    assert.equal(show.code, 0, describeCli(show));
+    const manifest = JSON.parse(show.stdout) as { tablespaces: { oid: string; location: string }[]; files: { path: string }[] };
+    assert.deepEqual(manifest.tablespaces, [{ oid, location: original }]);
+    assert.ok(manifest.files.some((f) => f.path.startsWith(`pg_tblspc/${oid}/PG_15_`)), 'the tablespace files are in the backup');
+
+    // Changes after the backup reach the restore through WAL, into the moved tablespace.
+    await source.query("update far set note = 'changed' where id % 10 = 0; insert into far select g, 'late' from generate_series(30001, 31000) g");
+    const expected = await fingerprint(source, ['far']);
+    await archiveAll(source);
+
+    const movedRoot = await postgresOwnedDir('walship-tblspc-moved-');
+    dirs.push(movedRoot);
+    const moved = join(movedRoot, 'new', 'place');
+    const { root } = await restoreRoot();
+    dirs.push(root);
+    // Into a data directory whose parent does not exist yet either.
+    const where = { root, dataDir: join(root, 'new', 'data') };
+    // The source stops, so that its tablespace directory is still; the restore must not touch it.
+    await source.stop();
+    const originalBefore = await readdir(original, { recursive: true });
+    const restored = await fetchAndStart(store.env, where, name, ['--tablespace-mapping', `${oid}=${moved}`]);
+    clusters.push(restored.cluster);
+
+    assert.equal(await readlink(join(where.dataDir, 'pg_tblspc', oid)), moved);
+    const [{ location }] = (await restored.cluster.query<{ location: string }>('select pg_tablespace_location($1::oid) as location', [oid])) as [{ location: string }];
+    assert.equal(location, moved);
+    assert.ok((await readdir(moved)).some((d) => d.startsWith('PG_15_')), 'the tablespace was restored into the new location');
+    assert.deepEqual(await fingerprint(restored.cluster, ['far']), expected);
+    const [{ n }] = (await restored.cluster.query<{ n: string }>("select count(*)::text as n from far where note = 'late'")) as [{ n: string }];
+    assert.equal(n, '1000');
+    const [{ changed }] = (await restored.cluster.query<{ changed: string }>("select count(*)::text as changed from far where note = 'changed'")) as [{ changed: string }];
+    assert.equal(changed, '3000');
+    // The source's own tablespace directory was left alone by the restore.
+    assert.deepEqual((await readdir(original, { recursive: true })).sort(), originalBefore.sort());
+  });
+});
