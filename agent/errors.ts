@@ -43,6 +43,7 @@ export const catalogue = {
   BACKUP_WAL_MISSING: { exit: 75, retryable: true, summary: "the WAL a backup needs did not reach the store in time" },
   BACKUP_CORRUPT: { exit: 65, retryable: false, summary: 'backup data failed verification' },
   RESTORE_REFUSED: { exit: 73, retryable: false, summary: 'refusing to restore into that directory' },
+  DELETE_REFUSED: { exit: 73, retryable: false, summary: 'refusing to delete: permanent backups, or every backup' },
 
   IO_FAILED: { exit: 74, retryable: false, summary: 'local file operation failed' },
   INTERNAL: { exit: 70, retryable: false, summary: 'internal error' },

@@ -45,6 +45,12 @@ export class CommandContext {
     this.io = io;
   }
 
+  /** Reads every source again: a SIGHUP after a mounted Secret or the config file changed. */
+  reloadConfig(): Promise<Config> {
+    this.loaded = undefined;
+    return this.config();
+  }
+
   config(): Promise<Config> {
     this.loaded ??= loadConfig({ env: this.io.env, flags: flagValues(this.program) }).then(({ config, warnings }) => {
       for (const w of warnings) writeLine(this.io.stderr, `walship: warning: ${w}`);

@@ -9,6 +9,8 @@ export interface CommandIO {
   env: Readonly<Record<string, string | undefined>>;
   /** Resolves on the first SIGTERM or SIGINT: long-running commands stop gracefully then. */
   untilStop(): Promise<string>;
+  /** Calls back on each SIGHUP: long-running commands reload their configuration then. */
+  onReload(callback: () => void): void;
 }
 
 export function writeLine(stream: Writable, line = ''): void {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { registerAgentCommands } from './commands/agent.ts';
 import { registerBackupCommands } from './commands/backup.ts';
 import { registerBackupFetch } from './commands/backup-fetch.ts';
+import { registerRetentionCommands } from './commands/delete.ts';
 import { registerStorageTools } from './commands/st.ts';
 import { registerWalCommands } from './commands/wal.ts';
 import { CommandContext, flagSettings } from './context.ts';
@@ -40,6 +41,7 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   registerAgentCommands(program, runner);
   registerBackupCommands(program, runner);
   registerBackupFetch(program, runner);
+  registerRetentionCommands(program, runner);
   registerStorageTools(program, runner);
   return program;
 }

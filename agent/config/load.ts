@@ -76,8 +76,14 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
       deltaMaxSteps: get<number>('WALG_DELTA_MAX_STEPS'),
     },
     log: { level: get<Config['log']['level']>('WALSHIP_LOG_LEVEL') },
-    agent: { spoolDir: get<string>('WALSHIP_SPOOL_DIR'), uploadAhead: get<boolean>('WALSHIP_UPLOAD_AHEAD') },
+    agent: {
+      spoolDir: get<string>('WALSHIP_SPOOL_DIR'),
+      uploadAhead: get<boolean>('WALSHIP_UPLOAD_AHEAD'),
+      httpAddress: get<string>('WALSHIP_HTTP_ADDRESS'),
+      shutdownGraceMs: get<number>('WALSHIP_SHUTDOWN_GRACE'),
+    },
     backup: { partBytes: get<number>('WALSHIP_BACKUP_PART_SIZE') * 1024 * 1024, walTimeoutMs: get<number>('WALSHIP_BACKUP_WAL_TIMEOUT') },
+    retention: { full: get<number>('WALSHIP_RETENTION_FULL'), windowMs: get<number | undefined>('WALSHIP_RETENTION_WINDOW') },
   };
   return { config, warnings: layers.flatMap((l) => l.warnings), raw };
 }

@@ -1,11 +1,12 @@
-import { parseBoolean, parseChoice, parseDuration, parseInteger, parseNonEmpty, parseUrl, type RawValue } from './values.ts';
+import { parseRetentionDuration } from '../backup/retention-duration.ts';
+import { invalid, parseBoolean, parseChoice, parseDuration, parseInteger, parseNonEmpty, parseUrl, type RawValue } from './values.ts';
 
 // Every setting walship reads, in one table: the loader validates against
 // it, the CLI derives its flags from it, and the configuration reference in
 // the README is generated from it, so none of them can drift apart.
 // Names are WAL-G's wherever WAL-G has one, so a WAL-G Secret works as is.
 
-export type SettingGroup = 'store' | 's3' | 'gcs' | 'azure' | 'codec' | 'transfer' | 'postgres' | 'agent';
+export type SettingGroup = 'store' | 's3' | 'gcs' | 'azure' | 'codec' | 'transfer' | 'postgres' | 'agent' | 'retention';
 
 export interface SettingSpec {
   name: string;
@@ -25,6 +26,12 @@ export interface SettingSpec {
 
 const text = (raw: RawValue) => parseNonEmpty(raw);
 const COMPRESSION = ['lz4', 'zstd', 'brotli', 'gzip', 'none'] as const;
+
+function parseRetentionWindow(raw: RawValue): number {
+  const ms = parseRetentionDuration(raw.value);
+  if (ms === undefined) throw invalid(raw, 'a duration such as 7d, 36h, 2w or 1d12h');
+  return ms;
+}
 
 export const SETTINGS: readonly SettingSpec[] = [
   // Where the archive lives: exactly one of these.
@@ -72,10 +79,16 @@ export const SETTINGS: readonly SettingSpec[] = [
 
   { name: 'WALSHIP_SPOOL_DIR', group: 'agent', default: '/walship/spool', flag: 'spool-dir', doc: 'The directory, on a volume shared with the postgres container, where walship-client leaves requests for the agent. The client finds it as spool/ beside itself.', parse: text },
   { name: 'WALSHIP_UPLOAD_AHEAD', group: 'agent', default: 'true', doc: 'Upload segments as soon as PostgreSQL marks them ready (needs PGDATA), so archive_command finds them already stored.', parse: parseBoolean },
+  { name: 'WALSHIP_HTTP_ADDRESS', group: 'agent', default: ':9351', flag: 'http-address', doc: 'Where the agent serves /metrics, /healthz and /readyz: [host]:port. 9351 keeps clear of postgres_exporter (9187) and node_exporter (9100).', parse: (r) => { if (!/^(?:\[?[^\]]*\]?:)?\d{1,5}$/.test(r.value.trim())) throw invalid(r, 'a listen address such as :9351 or 127.0.0.1:9351'); return r.value.trim(); } },
+  { name: 'WALSHIP_SHUTDOWN_GRACE', group: 'agent', default: '20s', doc: 'On SIGTERM, how long the agent waits for uploads under way before it exits; below Kubernetes\' default 30 s grace period.', parse: (r) => parseDuration(r, 0, 600_000) },
   { name: 'WALSHIP_BACKUP_PART_SIZE', group: 'agent', default: '256', doc: 'MiB of file data per backup part: parts upload and restore in parallel.', parse: (r) => parseInteger(r, 1, 65536) },
   { name: 'WALSHIP_BACKUP_WAL_TIMEOUT', group: 'agent', default: '5m', doc: "How long backup-push waits for the backup's last WAL segment to reach the store before it fails.", parse: (r) => parseDuration(r, 1000, 86_400_000) },
   { name: 'WALSHIP_ENVDIR', group: 'agent', flag: 'envdir', doc: 'A directory of files, one variable per file, as a Kubernetes Secret is mounted. Read before the environment, which overrides it.', parse: text },
   { name: 'WALSHIP_CONFIG', group: 'agent', flag: 'config', doc: 'A YAML or JSON file of these variables. Read first; the envdir, the environment and flags override it.', parse: text },
+
+  // What the agent deletes after each successful backup; `walship delete` does the same by hand.
+  { name: 'WALSHIP_RETENTION_FULL', group: 'retention', default: '7', doc: 'After each backup, keep this many newest backups (by start time), permanent backups, and the WAL they need; delete older backups and WAL. 0 turns this rule off.', parse: (r) => parseInteger(r, 0, 100_000) },
+  { name: 'WALSHIP_RETENTION_WINDOW', group: 'retention', doc: "After each backup, also keep every backup needed to recover to any point of this last period (e.g. 7d, 36h): Barman's recovery window. With WALSHIP_RETENTION_FULL, a backup either rule keeps is kept.", parse: parseRetentionWindow },
 
   { name: 'PGHOST', group: 'postgres', doc: 'PostgreSQL host or socket directory.', parse: text },
   { name: 'PGPORT', group: 'postgres', default: '5432', doc: 'PostgreSQL port.', parse: (r) => parseInteger(r, 1, 65535) },

@@ -99,6 +99,13 @@ export interface Config {
   pg: PgConnectionConfig;
   wal: { preventOverwrite: boolean; deltaMaxSteps: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
-  agent: { spoolDir: string; uploadAhead: boolean };
+  agent: { spoolDir: string; uploadAhead: boolean; httpAddress: string; shutdownGraceMs: number };
   backup: { partBytes: number; walTimeoutMs: number };
+  /** Automatic retention after each backup (WALSHIP_RETENTION_*): a backup either rule keeps is kept. */
+  retention: {
+    /** Keep this many newest backups; 0: no count rule. */
+    full: number;
+    /** Keep every backup needed to recover to any point of this last period. */
+    windowMs?: number;
+  };
 }

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import type { Config } from '../config/types.ts';
 import { WalshipError, asWalshipError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -8,6 +8,8 @@ import { openWalArchive } from '../wal/archive.ts';
 import { WalPrefetcher } from '../wal/prefetch.ts';
 import { pushWalFile } from '../wal/push.ts';
 import { fetchFailure } from '../wal/fetch-failure.ts';
+import { parseWalFileName } from '../wal/names.ts';
+import type { WalshipMetrics } from './metrics.ts';
 import { UploadAhead } from '../wal/upload-ahead.ts';
 import { startSpoolServer, type SpoolRequest, type SpoolResponse } from './spool/server.ts';
 
@@ -30,18 +32,35 @@ async function dataOwner(pgdata: string | undefined): Promise<{ uid: number; gid
   return st ? { uid: st.uid, gid: st.gid } : undefined;
 }
 
-export async function startAgent(config: Config, store: StorageDriver, log: Logger): Promise<RunningAgent> {
+/** Where a WAL file ends in the WAL stream, for the newest-archived-LSN metric. */
+function segmentEnd(name: string, segmentSize = 16 * 1024 * 1024): bigint | undefined {
+  try {
+    const file = parseWalFileName(name, segmentSize);
+    return file.kind === 'segment' ? (file.segNo! + 1n) * BigInt(segmentSize) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startAgent(config: Config, store: StorageDriver, log: Logger, metrics: WalshipMetrics): Promise<RunningAgent> {
   const archive = await openWalArchive(config, store);
   const pgdata = config.pg.pgdata;
   const owner = await dataOwner(pgdata);
-  const prefetcher = new WalPrefetcher(archive, config.transfer.downloadConcurrency, owner ? { owner } : {});
+  const prefetcher = new WalPrefetcher(archive, config.transfer.downloadConcurrency, owner ? { owner } : {}, {
+    hit: () => metrics.prefetchHits.inc(),
+    miss: () => metrics.prefetchMisses.inc(),
+  });
+  const archived = (name: string, bytes: number) => metrics.recordArchived(bytes, segmentEnd(name));
 
   let uploads: UploadAhead | undefined;
   if (pgdata !== undefined && config.agent.uploadAhead) {
     uploads = new UploadAhead(archive, {
       pgWalDir: join(pgdata, 'pg_wal'),
       concurrency: config.transfer.uploadConcurrency,
-      onUploaded: (name, result, ms) => log.info({ segment: name, outcome: result.outcome, bytes: result.bytes, ms }, 'archived ahead'),
+      onUploaded: (name, result, ms) => {
+        archived(name, result.bytes);
+        log.info({ segment: name, outcome: result.outcome, bytes: result.bytes, ms }, 'archived ahead');
+      },
       onError: (name, err) => log.warn({ segment: name, code: asWalshipError(err).code, err: asWalshipError(err).message }, 'upload ahead failed; archive_command will retry'),
     });
     uploads.start();
@@ -60,16 +79,29 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     const started = Date.now();
     const [a, b] = req.args;
     if (req.op === 'wal-push' && req.args.length === 1) {
-      confine(a!, 'wal-push');
-      const result = uploads ? await uploads.ensureArchived(a!) : await pushWalFile(archive, a!);
-      log.debug({ req: req.id, segment: result.key, outcome: result.outcome, ms: Date.now() - started }, 'wal-push');
-      return { exitCode: 0 };
+      const timer = metrics.pushDuration.startTimer();
+      try {
+        confine(a!, 'wal-push');
+        const result = uploads
+          ? await uploads.ensureArchived(a!)
+          : await pushWalFile(archive, a!).then((r) => (archived(basename(a!), r.bytes), r));
+        log.debug({ req: req.id, segment: result.key, outcome: result.outcome, ms: Date.now() - started }, 'wal-push');
+        return { exitCode: 0 };
+      } catch (err) {
+        metrics.recordArchiveFailure(asWalshipError(err).code);
+        throw err;
+      } finally {
+        timer();
+      }
     }
     if (req.op === 'wal-fetch' && req.args.length === 2) {
+      const timer = metrics.fetchDuration.startTimer();
       confine(b!, 'wal-fetch');
       const result = await prefetcher.fetch(a!, b!).catch((err: unknown) => {
+        timer({ outcome: 'error' });
         throw fetchFailure(a!, err);
       });
+      timer({ outcome: result.outcome });
       log.debug({ req: req.id, file: a, outcome: result.outcome, ms: Date.now() - started }, 'wal-fetch');
       // 74 without a message: the normal end-of-archive probe, not an error.
       return result.outcome === 'not-found' ? { exitCode: 74 } : { exitCode: 0 };

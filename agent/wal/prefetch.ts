@@ -13,9 +13,9 @@ import { LONG_HEADER_BYTES, checkSegment, parseSegmentHeader } from './segment-h
 
 const PREFETCH_DIR = '.walship-prefetch';
 
-export interface PrefetchStats {
-  hits: number;
-  misses: number;
+export interface PrefetchObserver {
+  hit(): void;
+  miss(): void;
 }
 
 export class WalPrefetcher {
@@ -24,12 +24,13 @@ export class WalPrefetcher {
   private readonly options: FetchOptions;
   private readonly inFlight = new Map<string, Promise<FetchResult>>();
   private segmentSize = 16 * 1024 * 1024;
-  readonly stats: PrefetchStats = { hits: 0, misses: 0 };
+  private readonly observer: PrefetchObserver | undefined;
 
-  constructor(archive: WalArchive, ahead: number, options: FetchOptions = {}) {
+  constructor(archive: WalArchive, ahead: number, options: FetchOptions = {}, observer?: PrefetchObserver) {
     this.archive = archive;
     this.ahead = ahead;
     this.options = options;
+    this.observer = observer;
   }
 
   /** restore_command's request. */
@@ -44,10 +45,10 @@ export class WalPrefetcher {
     const used = await this.useStaged(file, staged, dest);
     let result: FetchResult;
     if (used) {
-      this.stats.hits++;
+      this.observer?.hit();
       result = used;
     } else {
-      this.stats.misses++;
+      this.observer?.miss();
       result = await fetchWalFile(this.archive, name, dest, this.options);
     }
     if (result.outcome === 'fetched') {

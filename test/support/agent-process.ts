@@ -4,6 +4,8 @@ import { WALSHIP_BIN } from './cli.ts';
 
 export interface AgentProcess {
   child: ChildProcess;
+  /** Base URL of /metrics, /healthz and /readyz. */
+  httpUrl: string;
   /** Log lines so far, parsed. */
   logs(): Record<string, unknown>[];
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -12,7 +14,8 @@ export interface AgentProcess {
 /** Runs `walship agent` as users do, and waits until it serves requests. */
 export async function startAgentProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<AgentProcess> {
   const child = spawn(process.execPath, [WALSHIP_BIN, 'agent'], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', WALSHIP_LOG_LEVEL: 'info', ...env },
+    // Port 0: each test agent gets its own free port; the log says which.
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', WALSHIP_LOG_LEVEL: 'info', WALSHIP_HTTP_ADDRESS: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
@@ -34,7 +37,8 @@ export async function startAgentProcess(env: Record<string, string>, timeoutMs =
   });
   child.stdout!.resume();
   const deadline = Date.now() + timeoutMs;
-  while (!lines.some((l) => l.msg === 'walship agent serving')) {
+  const serving = () => lines.find((l) => l.msg === 'serving /metrics, /healthz, /readyz');
+  while (!serving()) {
     if (child.exitCode !== null) throw new Error(`walship agent exited with ${child.exitCode}:\n${raw}${buffer}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -44,6 +48,7 @@ export async function startAgentProcess(env: Record<string, string>, timeoutMs =
   }
   return {
     child,
+    httpUrl: `http://${String(serving()!.http)}`,
     logs: () => lines,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

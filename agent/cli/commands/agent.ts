@@ -2,6 +2,8 @@ import { copyFile, chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import type { Config } from '../../config/types.ts';
+import { WalshipError } from '../../errors.ts';
 import { createLogger } from '../../log.ts';
 import { writeLine } from '../io.ts';
 import type { CommandRunner } from '../program.ts';
@@ -11,18 +13,22 @@ const CLIENT_SCRIPT = fileURLToPath(new URL('../../../bin/walship-client', impor
 export function registerAgentCommands(program: Command, run: CommandRunner): void {
   program
     .command('agent')
-    .description('run the sidecar agent: serves walship-client requests, uploads WAL ahead of archive_command, prefetches WAL for recovery')
+    .description('run the sidecar agent: serves walship-client requests, uploads WAL ahead of archive_command, prefetches WAL for recovery, serves /metrics, /healthz and /readyz; SIGHUP reloads the configuration, SIGTERM stops gracefully')
     .action(() =>
       run(async (ctx) => {
-        const { config, driver } = await ctx.store();
-        const log = createLogger(config.log.level, ctx.io.stderr);
-        const { startAgent } = await import('../../daemon/agent.ts');
-        const agent = await startAgent(config, driver, log);
-        await ctx.io.untilStop();
-        log.info('stopping: finishing the work under way');
-        await agent.stop();
-        await driver.close();
-        log.info('stopped');
+        const requireStore = async (load: Promise<Config>) => {
+          const config = await load;
+          if (!config.store) throw new WalshipError('CONFIG_MISSING', 'no store configured: set one of WALG_FILE_PREFIX, WALG_S3_PREFIX, WALG_GS_PREFIX or WALG_AZ_PREFIX');
+          return config;
+        };
+        const { runDaemon } = await import('../../daemon/run.ts');
+        await runDaemon({
+          loadConfig: () => requireStore(ctx.config()),
+          reloadConfig: () => requireStore(ctx.reloadConfig()),
+          untilStop: () => ctx.io.untilStop(),
+          onReload: (cb) => ctx.io.onReload(cb),
+          makeLogger: (config) => createLogger(config.log.level, ctx.io.stderr),
+        });
       }),
     );
 

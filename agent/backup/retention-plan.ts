@@ -1,0 +1,131 @@
+import type { BackupSentinel } from './manifest.ts';
+import { sentinelKey } from './layout.ts';
+import type { RetentionInventory } from './retention-inventory.ts';
+import { chooseBackups, describeRule, type RetentionRule } from './retention-rules.ts';
+import { IN_PROGRESS_GRACE_MS, backupDirectories, sentinelKeysIn, unfinishedBackups, type UnfinishedBackup } from './retention-unfinished.ts';
+import { allWal, segmentPosition, walBelow, walObjectOf, type WalObject } from './retention-wal.ts';
+
+// The whole decision, pure: which backups go, which unfinished backups go,
+// which WAL goes, and in what order the keys are deleted. A dry run prints
+// this plan; --confirm (and the agent) hands the same plan to
+// applyRetention.
+
+export interface PlanOptions {
+  /** Unfinished backups written to more recently are taken for backups in progress (default 6 h). */
+  inProgressGraceMs?: number;
+}
+
+export type DeletionStep = 'sentinels' | 'backups' | 'wal' | 'other';
+
+export interface RetentionPlan {
+  rule: RetentionRule;
+  description: string;
+  /** The inventory's time: windows and ages count from it. */
+  at: Date;
+  /** Complete backups kept and deleted, oldest first by start time. */
+  keep: BackupSentinel[];
+  remove: BackupSentinel[];
+  /** Unfinished backups deleted (garbage, everything). */
+  unfinished: UnfinishedBackup[];
+  /** Unfinished backups left alone: they may be backups in progress. */
+  inProgress: UnfinishedBackup[];
+  /** WAL deleted, oldest first by position. */
+  wal: WalObject[];
+  /** The lowest start position a kept backup (or a backup in progress) needs: WAL below it goes. */
+  walFloor?: { segment: string; backup: string };
+  /** Things worth telling the user (WAL held back, and why). */
+  notes: string[];
+  /** Keys in deletion order: sentinels first, so a half-deleted backup is never listed as complete; then parts and manifests; then WAL; then the rest. */
+  steps: { step: DeletionStep; keys: string[] }[];
+}
+
+export function planRetention(inventory: RetentionInventory, rule: RetentionRule, options: PlanOptions = {}): RetentionPlan {
+  const graceMs = options.inProgressGraceMs ?? IN_PROGRESS_GRACE_MS;
+  const { keep, remove } = chooseBackups(inventory.backups, rule, inventory.now);
+  const { interrupted, inProgress } = unfinishedBackups(inventory.backupObjects, new Set(inventory.backups.map((b) => b.name)), inventory.now, graceMs);
+  const base = { rule, description: describeRule(rule), at: inventory.now, keep, remove };
+  return rule.kind === 'everything' ? planEverything(inventory, base, interrupted, inProgress) : planKeeping(inventory, base, rule.kind === 'garbage' ? interrupted : [], inProgress);
+}
+
+type PlanBase = Pick<RetentionPlan, 'rule' | 'description' | 'at' | 'keep' | 'remove'>;
+
+function planKeeping(inventory: RetentionInventory, base: PlanBase, unfinished: UnfinishedBackup[], inProgress: UnfinishedBackup[]): RetentionPlan {
+  const notes: string[] = [];
+  const floor = walFloor(base.keep, inProgress, notes);
+  const wal = floor ? walBelow(inventory.walObjects, floor.position) : [];
+  const dirs = backupDirectories(inventory.backupObjects);
+  const backupKeys = [...base.remove.flatMap((b) => (dirs.get(b.name) ?? []).map((o) => o.key)), ...unfinished.flatMap((u) => u.keys)];
+  return {
+    ...base,
+    unfinished,
+    inProgress,
+    wal,
+    ...(floor ? { walFloor: { segment: floor.segment, backup: floor.backup } } : {}),
+    notes,
+    steps: [
+      { step: 'sentinels', keys: base.remove.map((b) => sentinelKey(b.name)) },
+      { step: 'backups', keys: backupKeys },
+      { step: 'wal', keys: wal.map((w) => w.key) },
+    ],
+  };
+}
+
+/**
+ * WAL at or above the lowest start position of any kept backup stays, on
+ * every timeline; so does WAL a backup in progress may need. Undefined when
+ * no WAL may be deleted.
+ */
+function walFloor(keep: readonly BackupSentinel[], inProgress: readonly UnfinishedBackup[], notes: string[]): { position: bigint; segment: string; backup: string } | undefined {
+  if (keep.length === 0) {
+    notes.push('no backup is kept, so no WAL is deleted');
+    return undefined;
+  }
+  let floor: { position: bigint; segment: string; backup: string } | undefined;
+  for (const b of keep) {
+    const position = segmentPosition(b.startWalFile);
+    if (position === undefined) {
+      notes.push(`backup ${b.name} records no usable start WAL file (${JSON.stringify(b.startWalFile)}), so no WAL is deleted`);
+      return undefined;
+    }
+    if (!floor || position < floor.position) floor = { position, segment: b.startWalFile, backup: b.name };
+  }
+  for (const u of inProgress) {
+    if (u.startPosition === undefined) {
+      notes.push(`${u.name} may be a backup in progress and its name gives no start WAL file, so no WAL is deleted`);
+      return undefined;
+    }
+    if (u.startPosition < floor!.position) {
+      floor = { position: u.startPosition, segment: u.name.slice('base_'.length, 'base_'.length + 24), backup: u.name };
+      notes.push(`WAL from ${floor.segment} on is kept for ${u.name}, which may be a backup in progress`);
+    }
+  }
+  return floor;
+}
+
+function planEverything(inventory: RetentionInventory, base: PlanBase, interrupted: UnfinishedBackup[], inProgress: UnfinishedBackup[]): RetentionPlan {
+  const sentinels = [...sentinelKeysIn(inventory.backupObjects).values()];
+  const sentinelSet = new Set(sentinels);
+  const wal = allWal(inventory.walObjects);
+  const notWal = inventory.walObjects.filter((o) => walObjectOf(o.key) === undefined).map((o) => o.key);
+  const notes = inProgress.map((u) => `${u.name} was written to at ${u.newest.toISOString()} and may be a backup in progress: it goes too`);
+  if (notWal.length) notes.push(`${notWal.length} other object${notWal.length === 1 ? '' : 's'} under wal_005/ go${notWal.length === 1 ? 'es' : ''} too`);
+  return {
+    ...base,
+    unfinished: [...interrupted, ...inProgress].sort((a, b) => a.name.localeCompare(b.name)),
+    inProgress: [],
+    wal,
+    notes,
+    steps: [
+      { step: 'sentinels', keys: sentinels },
+      { step: 'backups', keys: inventory.backupObjects.map((o) => o.key).filter((k) => !sentinelSet.has(k)) },
+      { step: 'wal', keys: wal.map((w) => w.key) },
+      // The cluster identity last: while any WAL remains, it still guards the archive.
+      { step: 'other', keys: [...notWal, ...(inventory.identity ? [inventory.identity.key] : [])] },
+    ],
+  };
+}
+
+/** How many objects the plan deletes. */
+export function planSize(plan: RetentionPlan): number {
+  return plan.steps.reduce((s, step) => s + step.keys.length, 0);
+}

@@ -1,0 +1,82 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// Every metric walship exports, on one registry of its own (never the
+// process-global default, so tests and reloads start clean). Names follow
+// Prometheus conventions: walship_ prefix, _total, _seconds, _bytes.
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class WalshipMetrics {
+  readonly registry = new Registry();
+
+  readonly archivedSegments = new Counter({ name: 'walship_wal_archived_segments_total', help: 'WAL files stored (uploaded, or found already stored with the same content).', registers: [this.registry] });
+  readonly archivedBytes = new Counter({ name: 'walship_wal_archived_bytes_total', help: 'Bytes of WAL stored, before compression.', registers: [this.registry] });
+  readonly archiveFailures = new Counter({ name: 'walship_wal_archive_failures_total', help: 'wal-push requests that failed.', labelNames: ['code'], registers: [this.registry] });
+  readonly lastArchived = new Gauge({ name: 'walship_wal_last_archived_timestamp_seconds', help: 'When the last WAL file was stored (Unix time).', registers: [this.registry] });
+  readonly lastArchiveFailure = new Gauge({ name: 'walship_wal_last_archive_failure_timestamp_seconds', help: 'When wal-push last failed (Unix time); 0 if never.', registers: [this.registry] });
+  readonly secondsSinceArchive = new Gauge({ name: 'walship_wal_seconds_since_last_archive', help: 'Seconds since the last WAL file was stored; -1 if none since start.', registers: [this.registry] });
+  readonly secondsSinceFailure = new Gauge({ name: 'walship_wal_seconds_since_last_archive_failure', help: 'Seconds since wal-push last failed; -1 if never since start.', registers: [this.registry] });
+  readonly readySegments = new Gauge({ name: 'walship_wal_ready_segments', help: 'Segments PostgreSQL marked ready and not yet archived (pg_wal/archive_status/*.ready).', registers: [this.registry] });
+  readonly pushDuration = new Histogram({ name: 'walship_wal_push_duration_seconds', help: 'wal-push request latency as PostgreSQL waits for it.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly fetchDuration = new Histogram({ name: 'walship_wal_fetch_duration_seconds', help: 'wal-fetch request latency as recovery waits for it.', labelNames: ['outcome'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly prefetchHits = new Counter({ name: 'walship_wal_prefetch_hits_total', help: 'wal-fetch requests answered from the prefetch directory.', registers: [this.registry] });
+  readonly prefetchMisses = new Counter({ name: 'walship_wal_prefetch_misses_total', help: 'wal-fetch requests for segments that had not been prefetched.', registers: [this.registry] });
+  readonly newestArchivedLsn = new Gauge({ name: 'walship_wal_newest_archived_lsn_bytes', help: 'End position of the newest archived segment, as a byte offset in the WAL stream.', registers: [this.registry] });
+
+  readonly lastBackup = new Gauge({ name: 'walship_backup_last_success_timestamp_seconds', help: 'When the last successful backup finished (Unix time), by type.', labelNames: ['type'], registers: [this.registry] });
+  readonly lastBackupDuration = new Gauge({ name: 'walship_backup_last_duration_seconds', help: 'Duration of the last successful backup.', registers: [this.registry] });
+  readonly lastBackupSize = new Gauge({ name: 'walship_backup_last_size_bytes', help: 'Size of the last successful backup: data read, and bytes stored.', labelNames: ['kind'], registers: [this.registry] });
+  readonly backupFailures = new Counter({ name: 'walship_backup_failures_total', help: 'Backups that failed.', labelNames: ['code'], registers: [this.registry] });
+  readonly backupProgress = new Gauge({ name: 'walship_backup_progress_bytes', help: 'Bytes read by the backup under way (0 when none runs).', registers: [this.registry] });
+  readonly backupCount = new Gauge({ name: 'walship_backups', help: 'Complete backups in the store.', registers: [this.registry] });
+  readonly firstRecoverability = new Gauge({ name: 'walship_recovery_first_point_timestamp_seconds', help: 'The oldest point in time the archive can restore to: the finish time of the oldest complete backup.', registers: [this.registry] });
+
+  readonly storageDuration = new Histogram({ name: 'walship_storage_operation_duration_seconds', help: 'Store call latency, by operation and store.', labelNames: ['op', 'store'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly storageErrors = new Counter({ name: 'walship_storage_operation_errors_total', help: 'Store calls that failed, by operation, store and error code.', labelNames: ['op', 'store', 'code'], registers: [this.registry] });
+  readonly storeUp = new Gauge({ name: 'walship_store_up', help: '1 if the last store health check succeeded.', registers: [this.registry] });
+  readonly postgresUp = new Gauge({ name: 'walship_postgres_up', help: '1 if the last PostgreSQL health check succeeded.', registers: [this.registry] });
+
+  private lastArchivedAt: number | undefined;
+  private lastFailureAt: number | undefined;
+  private newestLsn = 0;
+  private readonly readyCollector: (() => Promise<number>) | undefined;
+
+  constructor(collectors: { readySegments?: () => Promise<number> } = {}) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'walship_' });
+    this.lastArchiveFailure.set(0);
+    this.secondsSinceArchive.set(-1);
+    this.secondsSinceFailure.set(-1);
+    this.readyCollector = collectors.readySegments;
+  }
+
+  recordArchived(bytes: number, segmentEndLsn?: bigint): void {
+    this.lastArchivedAt = Date.now();
+    this.archivedSegments.inc();
+    this.archivedBytes.inc(bytes);
+    this.lastArchived.set(this.lastArchivedAt / 1000);
+    if (segmentEndLsn !== undefined && Number(segmentEndLsn) > this.newestLsn) {
+      this.newestLsn = Number(segmentEndLsn);
+      this.newestArchivedLsn.set(this.newestLsn);
+    }
+  }
+
+  recordArchiveFailure(code: string): void {
+    this.lastFailureAt = Date.now();
+    this.archiveFailures.inc({ code });
+    this.lastArchiveFailure.set(this.lastFailureAt / 1000);
+  }
+
+  /** The last archive attempt failed, and no success since: /readyz reports it. */
+  archivingFailing(): boolean {
+    return this.lastFailureAt !== undefined && (this.lastArchivedAt === undefined || this.lastFailureAt > this.lastArchivedAt);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    // Ages are computed at scrape time, so they keep growing while nothing happens.
+    const now = Date.now();
+    this.secondsSinceArchive.set(this.lastArchivedAt === undefined ? -1 : (now - this.lastArchivedAt) / 1000);
+    this.secondsSinceFailure.set(this.lastFailureAt === undefined ? -1 : (now - this.lastFailureAt) / 1000);
+    if (this.readyCollector) this.readySegments.set(await this.readyCollector().catch(() => 0));
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
