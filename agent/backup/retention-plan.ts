@@ -52,7 +52,7 @@ type PlanBase = Pick<RetentionPlan, 'rule' | 'description' | 'at' | 'keep' | 're
 function planKeeping(inventory: RetentionInventory, base: PlanBase, unfinished: UnfinishedBackup[], inProgress: UnfinishedBackup[]): RetentionPlan {
   const notes: string[] = [];
   const floor = walFloor(base.keep, inProgress, notes);
-  const wal = floor ? walBelow(inventory.walObjects, floor.position) : [];
+  const wal = floor ? walBelow(inventory.walObjects, floor.position + 1n) : [];
   const dirs = backupDirectories(inventory.backupObjects);
   const backupKeys = [...base.remove.flatMap((b) => (dirs.get(b.name) ?? []).map((o) => o.key)), ...unfinished.flatMap((u) => u.keys)];
   return {

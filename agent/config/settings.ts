@@ -25,6 +25,14 @@ export interface SettingSpec {
 }
 
 const text = (raw: RawValue) => parseNonEmpty(raw);
+
+function parseCron(raw: RawValue): string {
+  const v = raw.value.trim();
+  if (v === 'off') return v;
+  const fields = v.split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) throw invalid(raw, "a cron expression of 5 fields (or 6, seconds first), e.g. '0 1 * * *', or 'off'");
+  return v;
+}
 const COMPRESSION = ['lz4', 'zstd', 'brotli', 'gzip', 'none'] as const;
 
 function parseRetentionWindow(raw: RawValue): number {
@@ -81,6 +89,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'WALSHIP_UPLOAD_AHEAD', group: 'agent', default: 'true', doc: 'Upload segments as soon as PostgreSQL marks them ready (needs PGDATA), so archive_command finds them already stored.', parse: parseBoolean },
   { name: 'WALSHIP_HTTP_ADDRESS', group: 'agent', default: ':9351', flag: 'http-address', doc: 'Where the agent serves /metrics, /healthz and /readyz: [host]:port. 9351 keeps clear of postgres_exporter (9187) and node_exporter (9100).', parse: (r) => { if (!/^(?:\[?[^\]]*\]?:)?\d{1,5}$/.test(r.value.trim())) throw invalid(r, 'a listen address such as :9351 or 127.0.0.1:9351'); return r.value.trim(); } },
   { name: 'WALSHIP_SHUTDOWN_GRACE', group: 'agent', default: '20s', doc: 'On SIGTERM, how long the agent waits for uploads under way before it exits; below Kubernetes\' default 30 s grace period.', parse: (r) => parseDuration(r, 0, 600_000) },
+  { name: 'WALSHIP_BACKUP_SCHEDULE', group: 'agent', default: '0 1 * * *', doc: "When the agent takes base backups: a cron expression in UTC, 5 fields or 6 with seconds first; 'off' for none. The agent also takes a first backup at once when the archive has none.", parse: parseCron },
   { name: 'WALSHIP_BACKUP_PART_SIZE', group: 'agent', default: '256', doc: 'MiB of file data per backup part: parts upload and restore in parallel.', parse: (r) => parseInteger(r, 1, 65536) },
   { name: 'WALSHIP_BACKUP_WAL_TIMEOUT', group: 'agent', default: '5m', doc: "How long backup-push waits for the backup's last WAL segment to reach the store before it fails.", parse: (r) => parseDuration(r, 1000, 86_400_000) },
   { name: 'WALSHIP_ENVDIR', group: 'agent', flag: 'envdir', doc: 'A directory of files, one variable per file, as a Kubernetes Secret is mounted. Read before the environment, which overrides it.', parse: text },

@@ -100,7 +100,7 @@ export interface Config {
   wal: { preventOverwrite: boolean; deltaMaxSteps: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   agent: { spoolDir: string; uploadAhead: boolean; httpAddress: string; shutdownGraceMs: number };
-  backup: { partBytes: number; walTimeoutMs: number };
+  backup: { partBytes: number; walTimeoutMs: number; schedule: string };
   /** Automatic retention after each backup (WALSHIP_RETENTION_*): a backup either rule keeps is kept. */
   retention: {
     /** Keep this many newest backups; 0: no count rule. */

@@ -10,6 +10,10 @@ import { pushWalFile } from '../wal/push.ts';
 import { fetchFailure } from '../wal/fetch-failure.ts';
 import { parseWalFileName } from '../wal/names.ts';
 import type { WalshipMetrics } from './metrics.ts';
+import type { WalArchive } from '../wal/push.ts';
+import { BackupJob, type AfterBackup } from './backup-job.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { Scheduler, parseSchedule } from './schedule.ts';
 import { UploadAhead } from '../wal/upload-ahead.ts';
 import { startSpoolServer, type SpoolRequest, type SpoolResponse } from './spool/server.ts';
 
@@ -20,6 +24,7 @@ import { startSpoolServer, type SpoolRequest, type SpoolResponse } from './spool
 
 export interface RunningAgent {
   readonly uploads: UploadAhead | undefined;
+  readonly backups: BackupJob | undefined;
   readonly prefetcher: WalPrefetcher;
   /** Stops taking requests and waits for the work under way. */
   stop(): Promise<void>;
@@ -42,7 +47,44 @@ function segmentEnd(name: string, segmentSize = 16 * 1024 * 1024): bigint | unde
   }
 }
 
-export async function startAgent(config: Config, store: StorageDriver, log: Logger, metrics: WalshipMetrics): Promise<RunningAgent> {
+export interface AgentExtras {
+  clock?: Clock;
+  /** Runs after each successful scheduled backup: retention. */
+  afterBackup?: AfterBackup;
+}
+
+/** Scheduled backups, and a first one at once when the archive has none. */
+function startBackups(config: Config, archive: WalArchive, log: Logger, metrics: WalshipMetrics, extras: AgentExtras): { job: BackupJob; stop(): Promise<void> } | undefined {
+  if (config.backup.schedule === 'off' || config.pg.pgdata === undefined) {
+    if (config.pg.pgdata === undefined) log.warn('PGDATA is not set: the agent takes no backups');
+    return undefined;
+  }
+  const clock = extras.clock ?? systemClock;
+  const job = new BackupJob(config, archive, log, metrics, clock, extras.afterBackup);
+  const scheduler = new Scheduler({
+    cron: parseSchedule(config.backup.schedule),
+    clock,
+    run: () => job.run('schedule'),
+    onNext: (at) => log.info({ at: at.toISOString() }, 'next scheduled backup'),
+  });
+  const stopping = new AbortController();
+  const first = (async () => {
+    if (!(await job.waitForPostgres(stopping.signal))) return;
+    const backups = await job.refreshCatalog().catch(() => undefined);
+    if (backups && backups.length === 0) await job.run('the archive has no backup yet');
+  })().catch((err: unknown) => log.error({ err: asWalshipError(err).message }, 'first backup check failed'));
+  scheduler.start();
+  return {
+    job,
+    async stop() {
+      stopping.abort();
+      await scheduler.stop();
+      await first;
+    },
+  };
+}
+
+export async function startAgent(config: Config, store: StorageDriver, log: Logger, metrics: WalshipMetrics, extras: AgentExtras = {}): Promise<RunningAgent> {
   const archive = await openWalArchive(config, store);
   const pgdata = config.pg.pgdata;
   const owner = await dataOwner(pgdata);
@@ -125,12 +167,15 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     onError: (err) => log.error({ err: asWalshipError(err).message }, 'spool error'),
   });
   log.info({ spool: config.agent.spoolDir, store: store.location, pgdata, uploadAhead: uploads !== undefined }, 'walship agent serving');
+  const backups = startBackups(config, archive, log, metrics, extras);
 
   return {
     uploads,
     prefetcher,
+    backups: backups?.job,
     async stop() {
       await server.close();
+      await backups?.stop();
       await uploads?.stop();
       await prefetcher.close(pgdata === undefined ? undefined : join(pgdata, 'pg_wal'));
     },

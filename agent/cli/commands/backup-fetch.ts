@@ -5,6 +5,7 @@ import type { TargetAction } from '../../backup/recovery-conf.ts';
 import { WalshipError } from '../../errors.ts';
 import { createLogger } from '../../log.ts';
 import { formatBytes } from '../format.ts';
+import { terminalProgress } from '../progress.ts';
 import { writeLine } from '../io.ts';
 import type { CommandRunner } from '../program.ts';
 
@@ -67,6 +68,7 @@ export function registerBackupFetch(program: Command, run: CommandRunner): void 
         const mapping = await tablespaceMapping(flags);
         const { config, driver } = await ctx.store();
         const log = createLogger(config.log.level, ctx.io.stderr);
+        const progress = terminalProgress(ctx.io.stderr, 'restore');
         try {
           const [{ backupFetch }, { openWalArchive }] = await Promise.all([import('../../backup/fetch.ts'), import('../../wal/archive.ts')]);
           const restoreCommand = flags.restoreCommand ?? `${join(dirname(config.agent.spoolDir), 'walship-client')} wal-fetch %f %p`;
@@ -92,6 +94,7 @@ export function registerBackupFetch(program: Command, run: CommandRunner): void 
                   }
                 : {}),
               concurrency: config.transfer.downloadConcurrency,
+              onProgress: (done, total) => progress.update(done, total),
             },
             log,
             config.codec.pgp !== undefined,
@@ -101,6 +104,7 @@ export function registerBackupFetch(program: Command, run: CommandRunner): void 
             `${result.backup.name} restored into ${resolve(destArg)} (${result.mode}: ${result.filesWritten} files written, ${formatBytes(result.bytesWritten)}; ${result.filesKept} kept; ${result.filesRemoved} removed)`,
           );
         } finally {
+          progress.stop();
           await driver.close();
         }
       }),

@@ -18,7 +18,8 @@ export function registerBackupMark(program: Command, run: CommandRunner): void {
           const { markBackup } = await import('../../backup/retention-mark.ts');
           const permanent = opts.impermanent !== true;
           const { changed } = await markBackup(driver, name, permanent);
-          writeLine(ctx.io.stdout, `${name} ${changed ? 'is now' : 'was already'} ${permanent ? 'permanent' : 'not permanent'}`);
+          const state = permanent ? (changed ? 'is now permanent' : 'was already permanent') : changed ? 'is no longer permanent' : 'was not permanent';
+          writeLine(ctx.io.stdout, `${name} ${state}`);
         } finally {
           await driver.close();
         }

@@ -4,6 +4,7 @@ import { createLogger } from '../../log.ts';
 import { writeLine } from '../io.ts';
 import type { CommandRunner } from '../program.ts';
 import { formatBackupTable, formatBytes } from '../format.ts';
+import { terminalProgress } from '../progress.ts';
 
 // backup-push, backup-list and backup-show. Implementations load on demand:
 // the pg driver and tar are not needed by wal-push.
@@ -32,14 +33,34 @@ export function registerBackupCommands(program: Command, run: CommandRunner): vo
         const pgdata = pgdataArg ?? config.pg.pgdata;
         if (pgdata === undefined) throw new WalshipError('CONFIG_MISSING', 'backup-push needs the data directory: give it as an argument or set PGDATA');
         const log = createLogger(config.log.level, ctx.io.stderr);
+        const progress = terminalProgress(ctx.io.stderr, 'backup');
         try {
-          const [{ backupPush }, { openWalArchive }] = await Promise.all([import('../../backup/push.ts'), import('../../wal/archive.ts')]);
-          const sentinel = await backupPush(
-            config,
-            await openWalArchive(config, driver),
-            { pgdata, permanent: opts.permanent === true, userData, verify: opts.verify === true, partBytes: config.backup.partBytes, walTimeoutMs: config.backup.walTimeoutMs },
-            log,
-          );
+          const [{ backupPush }, { openWalArchive }, { acquireBackupLock }] = await Promise.all([
+            import('../../backup/push.ts'),
+            import('../../wal/archive.ts'),
+            import('../../backup/lock.ts'),
+          ]);
+          const lock = await acquireBackupLock(driver);
+          let sentinel;
+          try {
+            sentinel = await backupPush(
+              config,
+              await openWalArchive(config, driver),
+              {
+                pgdata,
+                permanent: opts.permanent === true,
+                userData,
+                verify: opts.verify === true,
+                partBytes: config.backup.partBytes,
+                walTimeoutMs: config.backup.walTimeoutMs,
+                onProgress: (done, total) => progress.update(done, total),
+              },
+              log,
+            );
+          } finally {
+            progress.stop();
+            await lock.release();
+          }
           writeLine(ctx.io.stdout, `${sentinel.name}: ${formatBytes(sentinel.dataBytes)} of data stored as ${formatBytes(sentinel.storedBytes)} in ${((Date.parse(sentinel.finishTime) - Date.parse(sentinel.startTime)) / 1000).toFixed(1)} s`);
           if (sentinel.corruptBlocks && sentinel.corruptBlocks.length > 0) {
             for (const b of sentinel.corruptBlocks.slice(0, 50)) writeLine(ctx.io.stderr, `corrupt block: ${b.path} block ${b.block}`);

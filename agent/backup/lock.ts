@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
+import { WalshipError, isWalshipError } from '../errors.ts';
+import type { StorageDriver } from '../storage/driver.ts';
+
+// One backup at a time per archive, whoever starts it (the agent's
+// schedule, or a backup-push run by hand, on any pod): the lock is an object
+// in the store, walship/backup.lock, created with put-if-absent. Its holder
+// renews it while it works; a lock not renewed for `ttlMs` was left by a
+// process that died, and is taken over.
+
+export const LOCK_KEY = 'walship/backup.lock';
+
+interface LockRecord {
+  id: string;
+  holder: string;
+  host: string;
+  pid: number;
+  acquiredAt: string;
+  renewedAt: string;
+  expiresAt: string;
+}
+
+async function readLock(store: StorageDriver): Promise<LockRecord | undefined> {
+  try {
+    const { body } = await store.get(LOCK_KEY);
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as LockRecord;
+  } catch (err) {
+    if (isWalshipError(err, 'STORE_NOT_FOUND')) return undefined;
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * A holder on this very host whose process is gone (killed, crashed) need
+ * not be waited out: the common case of a backup-push killed by hand or a
+ * container restarted in place. Holders on other hosts wait for the TTL.
+ */
+function heldByDeadLocalProcess(held: LockRecord): boolean {
+  if (held.host !== hostname()) return false;
+  if (held.pid === process.pid) return true;
+  try {
+    process.kill(held.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as { code?: string }).code === 'ESRCH';
+  }
+}
+
+const body = (record: LockRecord) => {
+  const bytes = Buffer.from(JSON.stringify(record));
+  return { source: () => Readable.from([bytes]), length: bytes.length };
+};
+
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+export async function acquireBackupLock(store: StorageDriver, ttlMs = 10 * 60_000, now: () => Date = () => new Date()): Promise<HeldLock> {
+  const id = randomBytes(8).toString('hex');
+  const holder = `${hostname()} pid ${process.pid}`;
+  const acquiredAt = now().toISOString();
+  const record = (): LockRecord => {
+    const t = now();
+    return { id, holder, host: hostname(), pid: process.pid, acquiredAt, renewedAt: t.toISOString(), expiresAt: new Date(t.getTime() + ttlMs).toISOString() };
+  };
+  const first = body(record());
+  if (!(await store.putIfAbsent(LOCK_KEY, first.source, { contentLength: first.length }))) {
+    const held = await readLock(store);
+    if (held && Date.parse(held.expiresAt) > now().getTime() && !heldByDeadLocalProcess(held)) {
+      throw new WalshipError('BACKUP_LOCKED', `another backup is running: ${held.holder} since ${held.acquiredAt} (lock ${LOCK_KEY} in the store, renewed ${held.renewedAt}); try again when it has finished`);
+    }
+    // Stale: its holder stopped renewing it. Take it over, then make sure we won.
+    await store.deleteMany([LOCK_KEY]);
+    const again = body(record());
+    if (!(await store.putIfAbsent(LOCK_KEY, again.source, { contentLength: again.length })) || (await readLock(store))?.id !== id) {
+      throw new WalshipError('BACKUP_LOCKED', `another process took over the stale backup lock ${LOCK_KEY} at the same moment; try again`);
+    }
+  }
+  const renew = setInterval(() => {
+    const renewed = body(record());
+    void store.put(LOCK_KEY, renewed.source, { contentLength: renewed.length }).catch(() => undefined);
+  }, Math.max(1000, ttlMs / 3));
+  renew.unref();
+  return {
+    async release() {
+      clearInterval(renew);
+      const current = await readLock(store).catch(() => undefined);
+      if (current?.id === id) await store.deleteMany([LOCK_KEY]);
+    },
+  };
+}

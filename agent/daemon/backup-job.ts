@@ -1,0 +1,107 @@
+import { acquireBackupLock } from '../backup/lock.ts';
+import { listBackups } from '../backup/catalog.ts';
+import type { BackupSentinel } from '../backup/manifest.ts';
+import { backupPush } from '../backup/push.ts';
+import type { Config } from '../config/types.ts';
+import { asWalshipError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { connectPg } from '../pg/connection.ts';
+import type { WalArchive } from '../wal/push.ts';
+import type { Clock } from './clock.ts';
+import type { WalshipMetrics } from './metrics.ts';
+
+// One scheduled backup as the agent runs it: wait until PostgreSQL answers,
+// take the store's backup lock, back up, apply retention, and keep the
+// metrics that alerts read up to date.
+
+export type AfterBackup = (sentinel: BackupSentinel) => Promise<void>;
+
+export class BackupJob {
+  private readonly config: Config;
+  private readonly archive: WalArchive;
+  private readonly log: Logger;
+  private readonly metrics: WalshipMetrics;
+  private readonly clock: Clock;
+  private readonly after: AfterBackup | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(config: Config, archive: WalArchive, log: Logger, metrics: WalshipMetrics, clock: Clock, after?: AfterBackup) {
+    this.config = config;
+    this.archive = archive;
+    this.log = log;
+    this.metrics = metrics;
+    this.clock = clock;
+    this.after = after;
+  }
+
+  /** Refreshes the catalogue metrics from the store. */
+  async refreshCatalog(): Promise<BackupSentinel[]> {
+    const backups = await listBackups(this.archive.store);
+    this.metrics.backupCount.set(backups.length);
+    const oldest = backups[0];
+    if (oldest) this.metrics.firstRecoverability.set(Date.parse(oldest.finishTime) / 1000);
+    const newest = backups.at(-1);
+    if (newest) this.metrics.lastBackup.set({ type: 'full' }, Date.parse(newest.finishTime) / 1000);
+    return backups;
+  }
+
+  /** Waits, with backoff, until PostgreSQL accepts a connection; false if `signal` aborts first. */
+  async waitForPostgres(signal: AbortSignal): Promise<boolean> {
+    let delay = 1000;
+    while (!signal.aborted) {
+      try {
+        const client = await connectPg(this.config.pg, 5_000);
+        await client.end();
+        return true;
+      } catch (err) {
+        this.log.info({ retryInMs: delay, err: asWalshipError(err).message }, 'waiting for PostgreSQL before backing up');
+        await this.clock.sleep(delay, signal).catch(() => undefined);
+        delay = Math.min(delay * 2, 60_000);
+      }
+    }
+    return false;
+  }
+
+  /** Runs a backup now unless one of this agent's is already running (then waits for that one). */
+  run(reason: string): Promise<void> {
+    this.running ??= this.backup(reason).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async backup(reason: string): Promise<void> {
+    const pgdata = this.config.pg.pgdata!;
+    const started = Date.now();
+    this.log.info({ reason }, 'backup starting');
+    try {
+      const lock = await acquireBackupLock(this.archive.store);
+      let sentinel: BackupSentinel;
+      try {
+        sentinel = await backupPush(
+          this.config,
+          this.archive,
+          {
+            pgdata,
+            permanent: false,
+            verify: false,
+            partBytes: this.config.backup.partBytes,
+            walTimeoutMs: this.config.backup.walTimeoutMs,
+            onProgress: (done) => this.metrics.backupProgress.set(done),
+          },
+          this.log,
+        );
+      } finally {
+        this.metrics.backupProgress.set(0);
+        await lock.release();
+      }
+      this.metrics.lastBackupDuration.set((Date.now() - started) / 1000);
+      this.metrics.lastBackupSize.set({ kind: 'data' }, sentinel.dataBytes);
+      this.metrics.lastBackupSize.set({ kind: 'stored' }, sentinel.storedBytes);
+      await this.after?.(sentinel);
+      await this.refreshCatalog();
+    } catch (err) {
+      const e = asWalshipError(err);
+      this.metrics.backupFailures.inc({ code: e.code });
+      this.log.error({ code: e.code, reason }, `backup failed: ${e.message}`);
+    }
+  }
+}
