@@ -41,7 +41,8 @@ async function readLock(store: StorageDriver): Promise<LockRecord | undefined> {
  * container restarted in place. Holders on other hosts wait for the TTL.
  */
 function heldByDeadLocalProcess(held: LockRecord): boolean {
-  if (held.host !== hostname()) return false;
+  if (held.host !== hostname() || heldHere.has(held.id)) return false;
+  // Our pid but not our lock: an earlier incarnation (a restarted container's pid 1).
   if (held.pid === process.pid) return true;
   try {
     process.kill(held.pid, 0);
@@ -50,6 +51,9 @@ function heldByDeadLocalProcess(held: LockRecord): boolean {
     return (err as { code?: string }).code === 'ESRCH';
   }
 }
+
+/** Locks this process holds now. */
+const heldHere = new Set<string>();
 
 const body = (record: LockRecord) => {
   const bytes = Buffer.from(JSON.stringify(record));
@@ -81,6 +85,7 @@ export async function acquireBackupLock(store: StorageDriver, ttlMs = 10 * 60_00
       throw new WalshipError('BACKUP_LOCKED', `another process took over the stale backup lock ${LOCK_KEY} at the same moment; try again`);
     }
   }
+  heldHere.add(id);
   const renew = setInterval(() => {
     const renewed = body(record());
     void store.put(LOCK_KEY, renewed.source, { contentLength: renewed.length }).catch(() => undefined);
@@ -89,6 +94,7 @@ export async function acquireBackupLock(store: StorageDriver, ttlMs = 10 * 60_00
   return {
     async release() {
       clearInterval(renew);
+      heldHere.delete(id);
       const current = await readLock(store).catch(() => undefined);
       if (current?.id === id) await store.deleteMany([LOCK_KEY]);
     },
