@@ -10,20 +10,8 @@ import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type AzureEmulator } from '
 import { generatedStream, readAll, sha256Of } from '../support/streams.ts';
 import { runStorageContract, testTransfer } from './contract.ts';
 
-runStorageContract({
-  name: 'azure (azurite)',
-  credentials: true,
-  unresponsive: true,
-  async start() {
-    const emulator = await startAzurite();
-    return {
-      config: (prefix) => emulator.config(prefix),
-      badCredentials: (prefix) => emulator.badCredentials(prefix),
-      unresponsive: () => emulator.unresponsive(),
-      stop: () => emulator.stop(),
-    };
-  },
-});
+// The emulator harness is itself a contract harness: config, badCredentials, unresponsive, stop.
+runStorageContract({ name: 'azure (azurite)', credentials: true, unresponsive: true, start: () => startAzurite() });
 
 const MiB = 1024 * 1024;
 /** Three blocks at 16 MiB per block: two full, one short. */

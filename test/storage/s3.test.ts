@@ -10,20 +10,8 @@ import { startS3rver, type S3Emulator } from '../support/s3rver.ts';
 import { generatedStream, readAll, sha256Of } from '../support/streams.ts';
 import { runStorageContract, testTransfer } from './contract.ts';
 
-runStorageContract({
-  name: 's3 (s3rver)',
-  credentials: true,
-  unresponsive: true,
-  async start() {
-    const emulator = await startS3rver();
-    return {
-      config: (prefix) => emulator.config(prefix),
-      badCredentials: (prefix) => emulator.badCredentials(prefix),
-      unresponsive: () => emulator.unresponsive(),
-      stop: () => emulator.stop(),
-    };
-  },
-});
+// The emulator harness is itself a contract harness: config, badCredentials, unresponsive, stop.
+runStorageContract({ name: 's3 (s3rver)', credentials: true, unresponsive: true, start: () => startS3rver() });
 
 const MiB = 1024 * 1024;
 /** Three parts at 16 MiB per part: two full, one short. */
