@@ -27,7 +27,7 @@ export interface RetentionPlan {
   remove: BackupSentinel[];
   /** Unfinished backups deleted (garbage, everything). */
   unfinished: UnfinishedBackup[];
-  /** Unfinished backups left alone: they may be backups in progress. */
+  /** Unfinished backups written to within the grace period: never deleted but by `everything`, and the WAL from their start is kept. */
   inProgress: UnfinishedBackup[];
   /** WAL deleted, oldest first by position. */
   wal: WalObject[];
@@ -52,7 +52,7 @@ type PlanBase = Pick<RetentionPlan, 'rule' | 'description' | 'at' | 'keep' | 're
 function planKeeping(inventory: RetentionInventory, base: PlanBase, unfinished: UnfinishedBackup[], inProgress: UnfinishedBackup[]): RetentionPlan {
   const notes: string[] = [];
   const floor = walFloor(base.keep, inProgress, notes);
-  const wal = floor ? walBelow(inventory.walObjects, floor.position + 1n) : [];
+  const wal = floor ? walBelow(inventory.walObjects, floor.position) : [];
   const dirs = backupDirectories(inventory.backupObjects);
   const backupKeys = [...base.remove.flatMap((b) => (dirs.get(b.name) ?? []).map((o) => o.key)), ...unfinished.flatMap((u) => u.keys)];
   return {

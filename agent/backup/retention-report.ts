@@ -34,7 +34,8 @@ export function describePlan(plan: RetentionPlan, done: boolean, graceMs = IN_PR
   const other = plan.steps.find((s) => s.step === 'other')?.keys ?? [];
   if (other.length) lines.push(`${verb} ${other.length <= 3 ? other.join(', ') : plural(other.length, 'other object')}`);
 
-  for (const u of plan.inProgress) {
+  // Only garbage collection deletes unfinished backups; the other rules never touch them.
+  for (const u of plan.rule.kind === 'garbage' ? plan.inProgress : []) {
     lines.push(`skipped ${u.name}: no sentinel, but written to at ${shortTime(u.newest.toISOString())}; it may be a backup in progress (unfinished backups are deleted once ${formatRetentionDuration(graceMs)} old)`);
   }
   if (plan.rule.kind !== 'everything') {

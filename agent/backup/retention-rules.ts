@@ -84,10 +84,10 @@ function keptByRule(sorted: readonly BackupSentinel[], rule: RetentionRule, now:
       }
       const at = rule.time.getTime();
       const kept = sorted.filter((b) => started(b) >= at);
-      if (kept.length === 0) {
+      if (kept.length === 0 && sorted.length > 0) {
         throw new WalshipError(
           'DELETE_REFUSED',
-          `no backup started at or after ${rule.time.toISOString()}${sorted.length ? ` (the newest started at ${sorted.at(-1)!.startTime})` : ''}: this would delete every backup; delete everything does that. Nothing was deleted`,
+          `no backup started at or after ${rule.time.toISOString()} (the newest started at ${sorted.at(-1)!.startTime}): this would delete every backup; delete everything does that. Nothing was deleted`,
         );
       }
       return names(kept);

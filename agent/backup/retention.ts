@@ -27,6 +27,5 @@ export async function retainAfterBackup(store: StorageDriver, settings: Config['
   if (!rule) return undefined;
   const plan = planRetention(await readInventory(store), rule);
   for (const note of plan.notes) log.info({ note }, 'retention');
-  for (const u of plan.inProgress) log.info({ backup: u.name, lastWritten: u.newest.toISOString() }, 'retention: leaving an unfinished backup alone; it may be in progress');
   return applyRetention(store, plan, log);
 }
