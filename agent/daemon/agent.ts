@@ -12,6 +12,7 @@ import { parseWalFileName } from '../wal/names.ts';
 import type { WalshipMetrics } from './metrics.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { BackupJob, type AfterBackup } from './backup-job.ts';
+import { retainAfterBackup } from '../backup/retention.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Scheduler, parseSchedule } from './schedule.ts';
 import { UploadAhead } from '../wal/upload-ahead.ts';
@@ -60,7 +61,15 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
     return undefined;
   }
   const clock = extras.clock ?? systemClock;
-  const job = new BackupJob(config, archive, log, metrics, clock, extras.afterBackup);
+  // Retention after each backup; its failure is logged as such and does not undo the backup.
+  const retention: AfterBackup = async () => {
+    try {
+      await retainAfterBackup(archive.store, config.retention, log);
+    } catch (err) {
+      log.error({ code: asWalshipError(err).code }, `retention failed: ${asWalshipError(err).message}`);
+    }
+  };
+  const job = new BackupJob(config, archive, log, metrics, clock, extras.afterBackup ?? retention);
   const scheduler = new Scheduler({
     cron: parseSchedule(config.backup.schedule),
     clock,
