@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.ts';
+import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { settingNamed, SETTINGS } from '../config/settings.ts';
 import type { Config, StoreConfig } from '../config/types.ts';
 import { WalshipError } from '../errors.ts';
@@ -38,7 +38,7 @@ function flagValues(program: Command): Record<string, string> {
 export class CommandContext {
   readonly io: CommandIO;
   private readonly program: Command;
-  private loaded: Promise<Config> | undefined;
+  private loaded: Promise<LoadedConfig> | undefined;
 
   constructor(program: Command, io: CommandIO) {
     this.program = program;
@@ -51,12 +51,17 @@ export class CommandContext {
     return this.config();
   }
 
-  config(): Promise<Config> {
-    this.loaded ??= loadConfig({ env: this.io.env, flags: flagValues(this.program) }).then(({ config, warnings }) => {
-      for (const w of warnings) writeLine(this.io.stderr, `walship: warning: ${w}`);
-      return config;
+  /** The parsed configuration with the raw values it came from (warnings printed once). */
+  loadedConfig(): Promise<LoadedConfig> {
+    this.loaded ??= loadConfig({ env: this.io.env, flags: flagValues(this.program) }).then((loaded) => {
+      for (const w of loaded.warnings) writeLine(this.io.stderr, `walship: warning: ${w}`);
+      return loaded;
     });
     return this.loaded;
+  }
+
+  async config(): Promise<Config> {
+    return (await this.loadedConfig()).config;
   }
 
   async store(): Promise<{ config: Config; store: StoreConfig; driver: StorageDriver }> {

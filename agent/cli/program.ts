@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerAgentCommands } from './commands/agent.ts';
+import { registerConfigCommands } from './commands/config.ts';
 import { registerBackupCommands } from './commands/backup.ts';
 import { registerBackupFetch } from './commands/backup-fetch.ts';
 import { registerRetentionCommands } from './commands/delete.ts';
@@ -43,5 +44,6 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   registerBackupFetch(program, runner);
   registerRetentionCommands(program, runner);
   registerStorageTools(program, runner);
+  registerConfigCommands(program, runner);
   return program;
 }
