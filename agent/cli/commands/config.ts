@@ -21,6 +21,16 @@ export function registerConfigCommands(program: Command, run: CommandRunner): vo
     );
 
   config
+    .command('metrics')
+    .description('print the metrics reference (Markdown), made from the metrics registry')
+    .action(() =>
+      run(async (ctx) => {
+        const { metricsReference } = await import('../../daemon/metrics-reference.ts');
+        writeLine(ctx.io.stdout, await metricsReference());
+      }),
+    );
+
+  config
     .command('reference')
     .description('print the configuration reference (Markdown), made from the settings table')
     .action(() =>
