@@ -16,6 +16,7 @@ import {
   restoreRoot,
   startArchivingSource,
   walshipCommand,
+  backupTestResources,
 } from '../support/backup-harness.ts';
 import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 
@@ -26,19 +27,12 @@ import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 const exists = (path: string) => access(path).then(() => true, () => false);
 
 describe('backups in an encrypted store', () => {
-  let store: BackupStore | undefined;
-  const clusters: PgCluster[] = [];
-  const dirs: string[] = [];
-
-  after(async () => {
-    for (const c of clusters) await c.destroy();
-    await removeAll(dirs);
-    await store?.stop();
-  });
+  const resources = backupTestResources();
+  const { clusters, dirs } = resources;
 
   test('round trip with the private key; the wrong key and a tampered part fail clearly', { timeout: 180_000 }, async () => {
     const [key, wrongKey] = await Promise.all([generateTestKey('curve25519Legacy', { passphrase: 'walship test passphrase' }), generateTestKey('curve25519Legacy')]);
-    store = await filesystemStore.start('');
+    const store = (resources.store = await filesystemStore.start(''));
     const storeRoot = store.config.kind === 'fs' ? store.config.root : assert.fail('a filesystem store');
     const archiving = { ...store.env, WALG_PGP_KEY: key.armoredPublic };
     const restoring = { ...store.env, WALG_PGP_KEY: key.armoredPrivate, WALG_PGP_KEY_PASSPHRASE: key.passphrase! };

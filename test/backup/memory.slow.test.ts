@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { WALSHIP_BIN, type CliResult } from '../support/cli.ts';
 import { PgCluster, postgresOwnedDir } from '../support/pg-cluster.ts';
-import { archiveAll, describeCli, fingerprint, pgEnv, removeAll, restoreRoot, startPromoted } from '../support/backup-harness.ts';
+import { archiveAll, describeCli, fingerprint, pgEnv, removeAll, restoreRoot, startPromoted, backupTestResources } from '../support/backup-harness.ts';
 import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 
 // A ~2 GB database backed up and restored, every walship process measured
@@ -46,18 +46,11 @@ async function commandPeaks(logFile: string): Promise<{ command: string; kib: nu
 const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
 
 describe('memory of backup-push and backup-fetch on a 2 GB database', () => {
-  let store: BackupStore | undefined;
-  const clusters: PgCluster[] = [];
-  const dirs: string[] = [];
-
-  after(async () => {
-    for (const c of clusters) await c.destroy();
-    await removeAll(dirs);
-    await store?.stop();
-  });
+  const resources = backupTestResources();
+  const { clusters, dirs } = resources;
 
   test('every walship process stays under 300 MB peak RSS', { timeout: 420_000 }, async (t) => {
-    store = await filesystemStore.start('');
+    const store = (resources.store = await filesystemStore.start(''));
     const logs = await postgresOwnedDir('walship-rss-');
     dirs.push(logs);
     const archiveLog = join(logs, 'archive.rss');

@@ -13,6 +13,7 @@ import {
   removeAll,
   restoreRoot,
   startArchivingSource,
+  backupTestResources,
 } from '../support/backup-harness.ts';
 import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 
@@ -20,18 +21,11 @@ import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 // tablespace moved to a new location.
 
 describe('backup with a tablespace', () => {
-  let store: BackupStore | undefined;
-  const clusters: PgCluster[] = [];
-  const dirs: string[] = [];
-
-  after(async () => {
-    for (const c of clusters) await c.destroy();
-    await removeAll(dirs);
-    await store?.stop();
-  });
+  const resources = backupTestResources();
+  const { clusters, dirs } = resources;
 
   test('restores the tablespace into a new location with --tablespace-mapping', { timeout: 120_000 }, async () => {
-    store = await filesystemStore.start('');
+    const store = (resources.store = await filesystemStore.start(''));
     const source = await startArchivingSource(store.env);
     clusters.push(source);
     const original = await postgresOwnedDir('walship-tblspc-');

@@ -7,7 +7,7 @@ import { parseWalFileName } from '../../agent/wal/names.ts';
 import { testTransfer } from '../storage/contract.ts';
 import { runWalship } from '../support/cli.ts';
 import { PgCluster } from '../support/pg-cluster.ts';
-import { archiveAll, describeCli, fetchAndStart, listBackups, pushBackup, removeAll, restoreRoot, startArchivingSource } from '../support/backup-harness.ts';
+import { archiveAll, describeCli, fetchAndStart, listBackups, pushBackup, removeAll, restoreRoot, startArchivingSource, backupTestResources } from '../support/backup-harness.ts';
 import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 import { assertContiguous } from '../support/wal-helpers.ts';
 
@@ -16,18 +16,11 @@ import { assertContiguous } from '../support/wal-helpers.ts';
 // with a real PostgreSQL 15 archiving through walship wal-push.
 
 describe('retention keeps what a restore of the oldest kept backup needs', () => {
-  let store: BackupStore | undefined;
-  const clusters: PgCluster[] = [];
-  const dirs: string[] = [];
-
-  after(async () => {
-    for (const c of clusters) await c.destroy();
-    await removeAll(dirs);
-    await store?.stop();
-  });
+  const resources = backupTestResources();
+  const { clusters, dirs } = resources;
 
   test('three backups, retain 2, restore the second to the end of the archive', { timeout: 300_000 }, async (t) => {
-    store = await filesystemStore.start('retention');
+    const store = (resources.store = await filesystemStore.start('retention'));
     const source = await startArchivingSource(store.env);
     clusters.push(source);
     await source.query('create table t (id serial primary key, phase text not null)');

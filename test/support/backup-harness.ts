@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { after } from 'node:test';
 import type pg from 'pg';
 import type { BackupSentinel } from '../../agent/backup/manifest.ts';
 import { WALSHIP_BIN, runWalship, type CliResult } from './cli.ts';
 import { PgCluster, chownToPostgres, postgresOwnedDir, type ClusterOptions } from './pg-cluster.ts';
 import { switchWal, waitArchived } from './wal-helpers.ts';
+import type { BackupStore } from './backup-stores.ts';
 
 // Base backups with real PostgreSQL 15 and the real CLI: a source cluster
 // that archives through `walship wal-push`, backup-push / backup-fetch /
@@ -254,4 +256,15 @@ export async function waitFor(condition: () => Promise<boolean>, what: string, t
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** What a backup test creates, destroyed after its suite: clusters, directories, the store. */
+export function backupTestResources(): { store: BackupStore | undefined; clusters: PgCluster[]; dirs: string[] } {
+  const resources = { store: undefined as BackupStore | undefined, clusters: [] as PgCluster[], dirs: [] as string[] };
+  after(async () => {
+    for (const c of resources.clusters) await c.destroy();
+    await removeAll(resources.dirs);
+    await resources.store?.stop();
+  });
+  return resources;
 }
