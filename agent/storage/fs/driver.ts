@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chown, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FsStoreConfig } from '../../config/types.ts';
@@ -53,9 +53,23 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     }
   }
 
+  // Everything in the store belongs to whoever owns its root: a backup-push
+  // run as root must not leave directories the postgres user's wal-push
+  // cannot write into.
+  let owner: Promise<{ uid: number; gid: number } | undefined> | undefined;
+  const storeOwner = () =>
+    (owner ??= process.getuid?.() !== 0 ? Promise.resolve(undefined) : stat(root).then((st) => (st.uid === 0 ? undefined : { uid: st.uid, gid: st.gid }), () => undefined));
+
+  async function makeParents(path: string): Promise<void> {
+    const first = await mkdir(dirname(path), { recursive: true });
+    const o = first === undefined ? undefined : await storeOwner();
+    if (!o || first === undefined) return;
+    for (let dir = dirname(path); dir.length >= first.length; dir = dirname(dir)) await chown(dir, o.uid, o.gid);
+  }
+
   /** Writes body and sidecar to temp files beside the destination, both fsynced. */
   async function stage(path: string, body: BodySource, metadata: ObjectMetadata) {
-    await mkdir(dirname(path), { recursive: true });
+    await makeParents(path);
     const dataTmp = tempPathFor(path);
     const metaTmp = tempPathFor(metaPathFor(path));
     try {
@@ -63,6 +77,8 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
       const st = await stat(dataTmp);
       const sidecar: Sidecar = { ino: st.ino, size: st.size, metadata };
       await writeFile(metaTmp, JSON.stringify(sidecar), { flag: 'wx', mode: 0o640, flush: true });
+      const o = await storeOwner();
+      if (o) for (const tmp of [dataTmp, metaTmp]) await chown(tmp, o.uid, o.gid);
       return { dataTmp, metaTmp };
     } catch (err) {
       await rm(dataTmp, { force: true });
