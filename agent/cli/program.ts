@@ -4,6 +4,7 @@ import { registerAgentCommands } from './commands/agent.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerBackupCommands } from './commands/backup.ts';
 import { registerBackupFetch } from './commands/backup-fetch.ts';
+import { registerDemoCommand } from './commands/demo.ts';
 import { registerRetentionCommands } from './commands/delete.ts';
 import { registerStorageTools } from './commands/st.ts';
 import { registerWalCommands } from './commands/wal.ts';
@@ -44,6 +45,7 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   registerBackupFetch(program, runner);
   registerRetentionCommands(program, runner);
   registerStorageTools(program, runner);
+  registerDemoCommand(program, runner);
   registerConfigCommands(program, runner);
   return program;
 }

@@ -40,9 +40,15 @@ export async function runDaemon(hooks: DaemonHooks): Promise<void> {
       observe: (op, seconds) => metrics.storageDuration.observe({ op, store: cfg.store!.kind }, seconds),
       failed: (op, code) => metrics.storageErrors.inc({ op, store: cfg.store!.kind, code }),
     });
+    let agent: RunningAgent;
+    try {
+      agent = await startAgent(cfg, store, log, metrics);
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
     const health = new HealthChecker(store, cfg.pg.host === undefined && cfg.pg.pgdata === undefined ? undefined : cfg.pg, metrics);
-    health.start(15_000);
-    const agent = await startAgent(cfg, store, log, metrics);
+    health.start(cfg.agent.healthIntervalMs);
     return { config: cfg, store, agent, health };
   };
 
@@ -73,11 +79,22 @@ export async function runDaemon(hooks: DaemonHooks): Promise<void> {
       }
       log.info('reloading configuration');
       await stop(current!, config.agent.shutdownGraceMs);
+      const previous = { config, log };
       config = next;
       log = hooks.makeLogger(config);
-      current = await start(config);
+      try {
+        current = await start(config);
+      } catch (err) {
+        // A configuration can load and still not start (a key that does not
+        // parse, a spool directory that cannot be made): run the previous one
+        // again rather than leave archiving stopped.
+        ({ config, log } = previous);
+        log.error({ code: asWalshipError(err).code }, `reload refused, keeping the running configuration: the new one failed to start: ${asWalshipError(err).message}`);
+        current = await start(config);
+        return;
+      }
       log.info('configuration reloaded');
-    });
+    }).catch((err: unknown) => log.error({ code: asWalshipError(err).code }, `reload failed, and the previous configuration did not start again: ${asWalshipError(err).message}`));
   });
 
   const signal = await hooks.untilStop();

@@ -37,7 +37,7 @@ export class DemoCluster {
     this.root = root;
     this.dataDir = join(root, 'data');
     this.socketDir = join(root, 'socket');
-    this.logFile = join(root, 'server.log');
+    this.logFile = join(root, 'postgres.log');
     this.port = port;
   }
 
@@ -81,13 +81,19 @@ export class DemoCluster {
     }
   }
 
-  /** Whether a server may be running: started by us, and its postmaster.pid is there. */
+  /**
+   * Whether a server may be running: started by us, and its postmaster.pid
+   * is there. A start cut short (Ctrl-C) may have launched a postmaster that
+   * has yet to write the file: give it a moment.
+   */
   async mayBeRunning(): Promise<boolean> {
     if (!this.started) return false;
-    return access(join(this.dataDir, 'postmaster.pid')).then(
-      () => true,
-      () => false,
-    );
+    const pidFile = join(this.dataDir, 'postmaster.pid');
+    for (let i = 0; i < 5; i++) {
+      if (await access(pidFile).then(() => true, () => false)) return true;
+      await sleep(100);
+    }
+    return false;
   }
 
   async stop(mode: 'fast' | 'immediate'): Promise<void> {

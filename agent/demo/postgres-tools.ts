@@ -22,6 +22,8 @@ export interface PgTools {
   run(binary: string, args: readonly string[], cwd: string, signal?: AbortSignal): Promise<ExecResult>;
   /** The command line that runs binary as the server's user, for the reader to copy. */
   commandLine(binary: string, args: readonly string[]): string[];
+  /** Runs any command as the server's user. */
+  runAs(command: string, args: readonly string[]): Promise<ExecResult>;
   /** Gives a file or directory we created to the server's user. */
   own(path: string): Promise<void>;
 }
@@ -69,14 +71,29 @@ async function findBinDir(explicit: string | undefined, env: Record<string, stri
   );
 }
 
+/** A command on PATH, or in the sbin directories a non-login PATH may lack. */
+async function which(name: string, path: string): Promise<string | undefined> {
+  for (const dir of [...path.split(':').filter(Boolean), '/usr/sbin', '/sbin']) {
+    try {
+      await access(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
 export async function findPgTools(explicit: string | undefined, env: Record<string, string>): Promise<PgTools> {
   const binDir = await findBinDir(explicit, env);
   let serverUser: PgTools['serverUser'];
+  let runuser = 'runuser';
   if (process.getuid?.() === 0) {
     try {
       const uid = Number((await exec('id', ['-u', 'postgres'], { env, cwd: '/' })).stdout.trim());
       const gid = Number((await exec('id', ['-g', 'postgres'], { env, cwd: '/' })).stdout.trim());
-      await exec('runuser', ['--help'], { env, cwd: '/' });
+      runuser = (await which('runuser', env.PATH ?? '')) ?? 'runuser';
+      await exec(runuser, ['--help'], { env, cwd: '/' });
       serverUser = { name: 'postgres', uid, gid };
     } catch {
       throw new WalshipError(
@@ -87,9 +104,10 @@ export async function findPgTools(explicit: string | undefined, env: Record<stri
   }
   const commandLine = (binary: string, args: readonly string[]) => {
     const path = join(binDir, binary);
-    return serverUser ? ['runuser', '-u', serverUser.name, '--', path, ...args] : [path, ...args];
+    return serverUser ? [runuser, '-u', serverUser.name, '--', path, ...args] : [path, ...args];
   };
-  const version = (await exec(join(binDir, 'postgres'), ['--version'], { env, cwd: '/' })).stdout.trim().split(/\s+/).pop() ?? '?';
+  const versionText = (await exec(join(binDir, 'postgres'), ['--version'], { env, cwd: '/' })).stdout;
+  const version = /\(PostgreSQL\)\s+(\S+)/.exec(versionText)?.[1] ?? versionText.trim();
   return {
     binDir,
     env,
@@ -99,6 +117,9 @@ export async function findPgTools(explicit: string | undefined, env: Record<stri
     run(binary, args, cwd, signal) {
       const [command, ...rest] = commandLine(binary, args);
       return exec(command!, rest, { env, cwd, ...(signal ? { signal } : {}) });
+    },
+    runAs(command, args) {
+      return serverUser ? exec(runuser, ['-u', serverUser.name, '--', command, ...args], { env, cwd: '/' }) : exec(command, args, { env, cwd: '/' });
     },
     async own(path) {
       if (serverUser) await chown(path, serverUser.uid, serverUser.gid);
