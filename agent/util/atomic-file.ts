@@ -9,6 +9,11 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Give the file to this owner before it appears (a root agent writing into a postgres-owned pg_wal). */
   owner?: { uid: number; gid: number };
+  /**
+   * fsync the file and its directory (the default). Files that can be fetched
+   * again after a crash, such as WAL handed to restore_command, skip it.
+   */
+  durable?: boolean;
   /** Last check on the complete temporary file; throwing keeps dest untouched. */
   verify?: (tmpPath: string, bytes: number) => Promise<void> | void;
 }
@@ -26,7 +31,7 @@ export async function writeFileAtomic(dest: string, source: Readable, options: A
   let bytes = 0;
   try {
     // flush: fsync before close, so the rename below publishes durable data.
-    const sink = createWriteStream(tmp, { flags: 'wx', mode: options.mode ?? 0o600, flush: true });
+    const sink = createWriteStream(tmp, { flags: 'wx', mode: options.mode ?? 0o600, flush: options.durable !== false });
     await pipeline(source, sink);
     bytes = sink.bytesWritten;
     if (options.owner) await chown(tmp, options.owner.uid, options.owner.gid);
@@ -36,7 +41,7 @@ export async function writeFileAtomic(dest: string, source: Readable, options: A
     await rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dir);
+  if (options.durable !== false) await fsyncDir(dir);
   return bytes;
 }
 

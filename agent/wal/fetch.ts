@@ -45,8 +45,10 @@ export async function fetchWalFile(archive: WalArchive, name: string, dest: stri
   const { body, info } = got;
   const tap = hashingTap();
   const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, archive.encryptedByDefault));
+  // Not fsynced, as pgBackRest's archive-get: after a crash PostgreSQL asks for the file again.
   const bytes = await writeFileAtomic(dest, through(decoded, tap.stream), {
     mode: 0o600,
+    durable: false,
     ...(options.owner ? { owner: options.owner } : {}),
     verify: (tmp, written) => verifyRestored(file, info.key, tmp, written, tap.digest(), metadataValue(info, SHA256_METADATA), metadataValue(info, SIZE_METADATA)),
   });

@@ -1,16 +1,16 @@
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Codec } from '../codec/index.ts';
 import { encodingFromMetadata, encodingMetadata } from '../codec/index.ts';
 import { WalshipError } from '../errors.ts';
 import type { ObjectInfo, StorageDriver } from '../storage/driver.ts';
-import { hashingTap, sha256File } from '../util/hash-stream.ts';
+import { hashingTap } from '../util/hash-stream.ts';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import type { ClusterIdentity } from './cluster-identity.ts';
 import { SHA256_METADATA, SIZE_METADATA, findArchived, metadataValue, walKey } from './layout.ts';
 import { parseWalFileName } from './names.ts';
-import { readSegmentHeader } from './segment-header.ts';
+import { checkSegment, parseSegmentHeader } from './segment-header.ts';
+import { readLocalWal } from './local-file.ts';
 
 // archive_command's half: PostgreSQL deletes or recycles a segment once this
 // returns success, so success must mean "in the store, whole" and nothing less.
@@ -34,27 +34,37 @@ export interface PushResult {
 
 export async function pushWalFile(archive: WalArchive, path: string): Promise<PushResult> {
   const file = parseWalFileName(basename(path));
-  if (file.kind === 'segment' || file.kind === 'partial') {
-    const { header } = await readSegmentHeader(path, file);
-    await archive.identity.check(header, file.name);
-  }
-  const { sha256, size } = await sha256File(path).catch((err: unknown) => {
-    throw new WalshipError('IO_FAILED', `cannot read ${path}: ${(err as { code?: string }).code ?? String(err)}`, { cause: err });
-  });
+  const local = await readLocalWal(path);
+  // The buffer goes back to the pool only once no upload can still be reading
+  // it: after a failure, a request the store never answered might.
+  let reusable = false;
+  try {
+    if (file.kind === 'segment' || file.kind === 'partial') {
+      const header = parseSegmentHeader(local.head, file.name);
+      checkSegment(file, header, local.size);
+      await archive.identity.check(header, file.name);
+    }
+    const { sha256, size } = local;
+    const existing = await findArchived(archive.store, file.name);
+    if (existing) {
+      reusable = true;
+      return await compareWithArchived(archive, file.name, existing, sha256, size);
+    }
 
-  const existing = await findArchived(archive.store, file.name);
-  if (existing) return compareWithArchived(archive, file.name, existing, sha256, size);
-
-  const key = walKey(file.name, archive.codec.encoding.compression);
-  const metadata = { ...encodingMetadata(archive.codec.encoding), [SHA256_METADATA]: sha256, [SIZE_METADATA]: String(size) };
-  const written = await archive.store.putIfAbsent(key, () => archive.codec.encode(createReadStream(path, { highWaterMark: 1024 * 1024 })), { metadata });
-  if (!written) {
-    // Another pusher won the race for this very key: judge its copy like any other.
-    const raced = await archive.store.stat(key);
-    if (!raced) throw new WalshipError('STORE_REQUEST_FAILED', `put-if-absent ${key}: refused as existing, yet not found`);
-    return compareWithArchived(archive, file.name, raced, sha256, size);
+    const key = walKey(file.name, archive.codec.encoding.compression);
+    const metadata = { ...encodingMetadata(archive.codec.encoding), [SHA256_METADATA]: sha256, [SIZE_METADATA]: String(size) };
+    const written = await archive.store.putIfAbsent(key, () => archive.codec.encode(local.body()), { metadata });
+    reusable = true;
+    if (!written) {
+      // Another pusher won the race for this very key: judge its copy like any other.
+      const raced = await archive.store.stat(key);
+      if (!raced) throw new WalshipError('STORE_REQUEST_FAILED', `put-if-absent ${key}: refused as existing, yet not found`);
+      return await compareWithArchived(archive, file.name, raced, sha256, size);
+    }
+    return { outcome: 'uploaded', key, bytes: size, sha256 };
+  } finally {
+    local.done(reusable);
   }
-  return { outcome: 'uploaded', key, bytes: size, sha256 };
 }
 
 async function compareWithArchived(archive: WalArchive, name: string, existing: ObjectInfo, sha256: string, size: number): Promise<PushResult> {
