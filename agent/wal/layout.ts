@@ -23,13 +23,13 @@ export function candidateKeys(name: string): string[] {
 
 /**
  * The archived object for a WAL file name, whatever compression it was
- * written with, or undefined. One listing call: a segment's name is also the
- * prefix of its .partial, so matches are exact.
+ * written with, or undefined. One stat per possible key, in parallel: a
+ * listing would read a whole wal_005/ directory on a filesystem store,
+ * which grows with the archive.
  */
 export async function findArchived(store: StorageDriver, name: string): Promise<ObjectInfo | undefined> {
-  const wanted = new Set(candidateKeys(name));
-  const page = await store.listPage(`${WAL_PREFIX}${name}`, { pageSize: 100 });
-  return page.objects.find((o) => wanted.has(o.key));
+  const found = await Promise.all(candidateKeys(name).map((key) => store.stat(key)));
+  return found.find((info) => info !== undefined);
 }
 
 export function metadataValue(info: ObjectInfo, name: string): string | undefined {
