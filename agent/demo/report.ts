@@ -3,16 +3,7 @@ import type { Writable } from 'node:stream';
 // The demo's output: one block per step, its time, and what it did and
 // where. On a terminal a step under way shows as "…" until it ends.
 
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
-}
+export { formatBytes as bytes } from '../util/bytes.ts';
 
 export const count = (n: number) => n.toLocaleString('en-US');
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
