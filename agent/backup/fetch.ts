@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { encodingFromMetadata } from '../codec/index.ts';
 import { WalshipError, isWalshipError, localIoError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { fsyncDir } from '../util/atomic-file.ts';
+import { sha256FileReusing } from '../util/hash-stream.ts';
 import { runLimited } from '../util/limit.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { readManifest, resolveBackup } from './catalog.ts';
@@ -51,13 +50,6 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), async function* (source) {
-    for await (const chunk of source) hash.update(chunk as Buffer);
-  });
-  return hash.digest('hex');
-}
 
 /** Which backup a restore targets: a name, or the newest one that finished before the target time. */
 async function chooseBackup(archive: WalArchive, options: BackupFetchOptions): Promise<BackupSentinel> {
@@ -180,7 +172,7 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
       manifest.files.map((file) => async () => {
         const local = join(dest, file.path);
         const st = await stat(local).catch(() => undefined);
-        if (st?.isFile() && st.size === file.size && (await sha256File(local)) === file.sha256) filesKept++;
+        if (st?.isFile() && st.size === file.size && (await sha256FileReusing(local)).sha256 === file.sha256) filesKept++;
         else toWrite.push(file);
       }),
       options.concurrency,

@@ -14,7 +14,7 @@ import { runLimited } from '../util/limit.ts';
 import { findArchived } from '../wal/layout.ts';
 import { formatLsn, segmentNameForLsn } from '../wal/names.ts';
 import type { WalArchive } from '../wal/push.ts';
-import { listBackups, writeManifest, writeSentinel } from './catalog.ts';
+import { writeManifest, writeSentinel } from './catalog.ts';
 import { backupDir, backupName, manifestKey, partKey, sentinelKey } from './layout.ts';
 import { MANIFEST_FORMAT, sentinelOf, type BackupFile, type BackupManifest, type BackupPart, type BackupSentinel } from './manifest.ts';
 import { PageVerifier } from './page-verify.ts';
@@ -73,7 +73,8 @@ async function uniqueName(store: StorageDriver, base: string): Promise<string> {
 
 async function waitForWal(store: StorageDriver, walFile: string, timeoutMs: number, log: Logger): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let delay = 200;
+  // The segment usually lands a few hundred milliseconds after the stop: look often at first.
+  let delay = 50;
   for (;;) {
     if (await findArchived(store, walFile)) return;
     if (Date.now() >= deadline) {
@@ -85,7 +86,7 @@ async function waitForWal(store: StorageDriver, walFile: string, timeoutMs: numb
     }
     log.debug({ walFile }, 'waiting for the backup end segment to be archived');
     await sleep(delay);
-    delay = Math.min(delay * 2, 5_000);
+    delay = Math.min(delay * 1.5, 5_000);
   }
 }
 

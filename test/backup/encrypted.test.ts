@@ -1,24 +1,11 @@
 import assert from 'node:assert/strict';
 import { access, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { runWalship } from '../support/cli.ts';
-import type { PgCluster } from '../support/pg-cluster.ts';
 import { generateTestKey } from '../support/pgp-keys.ts';
-import {
-  archiveAll,
-  describeCli,
-  fetchAndStart,
-  fingerprint,
-  listBackups,
-  pushBackup,
-  removeAll,
-  restoreRoot,
-  startArchivingSource,
-  walshipCommand,
-  backupTestResources,
-} from '../support/backup-harness.ts';
-import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
+import { archiveAll, describeCli, fetchAndStart, fingerprint, listBackups, pushBackup, restoreRoot, startArchivingSource, walshipCommand, backupTestResources } from '../support/backup-harness.ts';
+import { filesystemStore } from '../support/backup-stores.ts';
 
 // An encrypted store (WALG_PGP_KEY): the source archives and backs up with
 // the public key alone; a restore needs the private key, and fails clearly

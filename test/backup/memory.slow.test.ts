@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WALSHIP_BIN, type CliResult } from '../support/cli.ts';
 import { PgCluster, postgresOwnedDir } from '../support/pg-cluster.ts';
-import { archiveAll, describeCli, fingerprint, pgEnv, removeAll, restoreRoot, startPromoted, backupTestResources } from '../support/backup-harness.ts';
-import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
+import { archiveAll, describeCli, fingerprint, pgEnv, restoreRoot, startPromoted, backupTestResources } from '../support/backup-harness.ts';
+import { filesystemStore } from '../support/backup-stores.ts';
 
 // A ~2 GB database backed up and restored, every walship process measured
 // by GNU time: backup-push, backup-fetch, and each wal-push and wal-fetch

@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
 import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { runWalship } from '../support/cli.ts';
-import { postgresOwnedDir, type PgCluster } from '../support/pg-cluster.ts';
-import {
-  archiveAll,
-  describeCli,
-  fetchAndStart,
-  fingerprint,
-  pushBackup,
-  removeAll,
-  restoreRoot,
-  startArchivingSource,
-  backupTestResources,
-} from '../support/backup-harness.ts';
-import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
+import { postgresOwnedDir } from '../support/pg-cluster.ts';
+import { archiveAll, describeCli, fetchAndStart, fingerprint, pushBackup, restoreRoot, startArchivingSource, backupTestResources } from '../support/backup-harness.ts';
+import { filesystemStore } from '../support/backup-stores.ts';
 
 // A cluster with a tablespace outside its data directory, restored with the
 // tablespace moved to a new location.

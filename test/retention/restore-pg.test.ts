@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { openStore } from '../../agent/storage/open.ts';
 import { listAll } from '../../agent/storage/list.ts';
 import { WAL_PREFIX } from '../../agent/wal/layout.ts';
 import { parseWalFileName } from '../../agent/wal/names.ts';
 import { testTransfer } from '../storage/contract.ts';
 import { runWalship } from '../support/cli.ts';
-import { PgCluster } from '../support/pg-cluster.ts';
-import { archiveAll, describeCli, fetchAndStart, listBackups, pushBackup, removeAll, restoreRoot, startArchivingSource, backupTestResources } from '../support/backup-harness.ts';
-import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
+
+import { archiveAll, describeCli, fetchAndStart, listBackups, pushBackup, restoreRoot, startArchivingSource, backupTestResources } from '../support/backup-harness.ts';
+import { filesystemStore } from '../support/backup-stores.ts';
 import { assertContiguous } from '../support/wal-helpers.ts';
 
 // The WAL of kept backups is kept: after `delete retain 2 --confirm`, the
