@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PgCluster, chownToPostgres, postgresOwnedDir, writeOwned } from '../../test/support/pg-cluster.ts';
+import { envPairs, positiveInteger } from '../lib/args.ts';
 import { Cleanup } from '../lib/cleanup.ts';
 import { dirBytes } from '../lib/disk.ts';
 import { loadNow, machineInfo } from '../lib/machine.ts';
@@ -44,15 +45,8 @@ const { values } = parseArgs({
     'walship-env': { type: 'string', multiple: true, default: [] },
   },
 });
-const walshipEnv = Object.fromEntries(
-  values['walship-env'].map((kv) => {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw new Error(`--walship-env wants NAME=VALUE, not ${kv}`);
-    return [kv.slice(0, eq), kv.slice(eq + 1)];
-  }),
-);
-const scale = Number(values.scale);
-if (!Number.isInteger(scale) || scale < 1) throw new Error(`--scale must be a positive integer, not ${values.scale}`);
+const walshipEnv = envPairs(values['walship-env'], '--walship-env');
+const scale = positiveInteger(values.scale, '--scale');
 const concurrencies = values['walship-concurrency'].split(',').map(Number);
 if (concurrencies.some((c) => !Number.isInteger(c) || c < 1 || c > 64)) throw new Error(`--walship-concurrency wants integers 1–64, not ${values['walship-concurrency']}`);
 if (!['walship', 'pgbackrest'].includes(values.first)) throw new Error(`--first wants walship or pgbackrest, not ${values.first}`);

@@ -21,6 +21,7 @@ import { rm, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { postgresOwnedDir } from '../../test/support/pg-cluster.ts';
+import { envPairs, positiveInteger } from '../lib/args.ts';
 import { Cleanup } from '../lib/cleanup.ts';
 import { loadNow, machineInfo } from '../lib/machine.ts';
 import { pgbenchScaleFor } from '../lib/postgres.ts';
@@ -49,15 +50,8 @@ const { values } = parseArgs({
     'agent-env': { type: 'string', multiple: true, default: [] },
   },
 });
-const agentEnv = Object.fromEntries(
-  values['agent-env'].map((kv) => {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw new Error(`--agent-env wants NAME=VALUE, not ${kv}`);
-    return [kv.slice(0, eq), kv.slice(eq + 1)];
-  }),
-);
-const segments = Number(values.segments);
-if (!Number.isInteger(segments) || segments < 1) throw new Error(`--segments must be a positive integer, not ${values.segments}`);
+const agentEnv = envPairs(values['agent-env'], '--agent-env');
+const segments = positiveInteger(values.segments, '--segments');
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
