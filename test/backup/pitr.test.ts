@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { BackupSentinel } from '../../agent/backup/manifest.ts';
 import { parseLsn } from '../../agent/wal/names.ts';
 import { runWalship } from '../support/cli.ts';
 import { PgCluster } from '../support/pg-cluster.ts';
-import {
-  Ledger,
-  archiveAll,
-  describeCli,
-  ledgerState,
-  listBackups,
-  pushBackup,
-  removeAll,
-  restoreRoot,
-  startArchivingSource,
-  startPromoted,
-  walshipCommand,
-  type LedgerTarget,
-} from '../support/backup-harness.ts';
-import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
+import { Ledger, archiveAll, describeCli, ledgerState, listBackups, pushBackup, restoreRoot, startArchivingSource, startPromoted, walshipCommand, type LedgerTarget, backupTestResources } from '../support/backup-harness.ts';
+import { filesystemStore } from '../support/backup-stores.ts';
 
 // Point-in-time recovery to random targets, times and LSNs, between and
 // after two backups. A single writer fills a ledger; each target is taken
@@ -58,23 +45,14 @@ function expectedBackup(backups: readonly BackupSentinel[], target: LedgerTarget
 }
 
 describe('point-in-time recovery with backup-fetch', () => {
-  let store: BackupStore | undefined;
-  let ledger: Ledger | undefined;
-  const clusters: PgCluster[] = [];
-  const dirs: string[] = [];
-
-  after(async () => {
-    await ledger?.close().catch(() => undefined);
-    for (const c of clusters) await c.destroy();
-    await removeAll(dirs);
-    await store?.stop();
-  });
+  const resources = backupTestResources();
+  const { clusters, dirs } = resources;
 
   test('10 random time and LSN targets around two backups recover exactly', { timeout: 300_000 }, async (t) => {
-    store = await filesystemStore.start('pitr');
+    const store = (resources.store = await filesystemStore.start('pitr'));
     const source = await startArchivingSource(store.env);
     clusters.push(source);
-    ledger = await Ledger.create(source);
+    const ledger = (resources.ledger = await Ledger.create(source));
     await ledger.writeMany(50);
     ledger.start(4);
 

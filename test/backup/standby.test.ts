@@ -1,23 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { runWalship } from '../support/cli.ts';
 import { PgCluster, pgExec, postgresOwnedDir } from '../support/pg-cluster.ts';
-import {
-  Ledger,
-  archiveAll,
-  describeCli,
-  fetchAndStart,
-  ledgerState,
-  listBackups,
-  pgEnv,
-  removeAll,
-  restoreRoot,
-  startArchivingSource,
-  waitFor,
-} from '../support/backup-harness.ts';
-import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
+import { Ledger, archiveAll, describeCli, fetchAndStart, ledgerState, listBackups, pgEnv, restoreRoot, startArchivingSource, waitFor, backupTestResources } from '../support/backup-harness.ts';
+import { filesystemStore } from '../support/backup-stores.ts';
 
 // A backup taken from a streaming standby. The standby does not archive
 // (archive_mode = on archives only on a primary): the primary does, and
@@ -25,23 +13,14 @@ import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 // the standby's backup ends in.
 
 describe('backup from a standby', () => {
-  let store: BackupStore | undefined;
-  let ledger: Ledger | undefined;
-  const clusters: PgCluster[] = [];
-  const dirs: string[] = [];
-
-  after(async () => {
-    await ledger?.close().catch(() => undefined);
-    for (const c of clusters.reverse()) await c.destroy();
-    await removeAll(dirs);
-    await store?.stop();
-  });
+  const resources = backupTestResources();
+  const { clusters, dirs } = resources;
 
   test('backup-push against a standby, restored and recovered from the primary archive', { timeout: 180_000 }, async (t) => {
-    store = await filesystemStore.start('');
+    const store = (resources.store = await filesystemStore.start(''));
     const primary = await startArchivingSource(store.env);
     clusters.push(primary);
-    ledger = await Ledger.create(primary);
+    const ledger = (resources.ledger = await Ledger.create(primary));
     await ledger.writeMany(200);
 
     const root = await postgresOwnedDir('walship-standby-');
@@ -79,7 +58,7 @@ describe('backup from a standby', () => {
     await ledger.writeMany(100);
     const expected = ledger.state();
     await ledger.close();
-    ledger = undefined;
+    resources.ledger = undefined;
     await archiveAll(primary);
 
     const [backup] = await listBackups(store.env);

@@ -258,11 +258,12 @@ export async function waitFor(condition: () => Promise<boolean>, what: string, t
   }
 }
 
-/** What a backup test creates, destroyed after its suite: clusters, directories, the store. */
-export function backupTestResources(): { store: BackupStore | undefined; clusters: PgCluster[]; dirs: string[] } {
-  const resources = { store: undefined as BackupStore | undefined, clusters: [] as PgCluster[], dirs: [] as string[] };
+/** What a backup test creates, destroyed after its suite: the ledger's writer, clusters (newest first), directories, the store. */
+export function backupTestResources(): { store: BackupStore | undefined; ledger: Ledger | undefined; clusters: PgCluster[]; dirs: string[] } {
+  const resources = { store: undefined as BackupStore | undefined, ledger: undefined as Ledger | undefined, clusters: [] as PgCluster[], dirs: [] as string[] };
   after(async () => {
-    for (const c of resources.clusters) await c.destroy();
+    await resources.ledger?.close().catch(() => undefined);
+    for (const c of [...resources.clusters].reverse()) await c.destroy();
     await removeAll(resources.dirs);
     await resources.store?.stop();
   });

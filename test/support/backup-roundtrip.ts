@@ -1,23 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { runWalship } from './cli.ts';
-import type { PgCluster } from './pg-cluster.ts';
-import {
-  Ledger,
-  PGBENCH_TABLES,
-  archiveAll,
-  describeCli,
-  fetchAndStart,
-  fingerprint,
-  ledgerState,
-  listBackups,
-  pushBackup,
-  removeAll,
-  restoreRoot,
-  startArchivingSource,
-  waitFor,
-} from './backup-harness.ts';
-import type { BackupStore, BackupStoreFactory } from './backup-stores.ts';
+import { Ledger, PGBENCH_TABLES, archiveAll, describeCli, fetchAndStart, fingerprint, ledgerState, listBackups, pushBackup, restoreRoot, startArchivingSource, waitFor, backupTestResources } from './backup-harness.ts';
+import type { BackupStoreFactory } from './backup-stores.ts';
 
 // The round trip every store must pass: a backup taken under load, restored
 // into an empty directory, recovered through `walship wal-fetch` to a known
@@ -25,24 +10,15 @@ import type { BackupStore, BackupStoreFactory } from './backup-stores.ts';
 
 export function runBackupRoundTrip(factory: BackupStoreFactory): void {
   describe(`backup round trip: ${factory.name}`, () => {
-    let store: BackupStore | undefined;
-    const clusters: PgCluster[] = [];
-    const dirs: string[] = [];
-    let ledger: Ledger | undefined;
-
-    after(async () => {
-      await ledger?.close().catch(() => undefined);
-      for (const c of clusters) await c.destroy();
-      await removeAll(dirs);
-      await store?.stop();
-    });
+    const resources = backupTestResources();
+    const { clusters, dirs } = resources;
 
     test('a backup taken under pgbench restores and recovers exactly to a target LSN', { timeout: 240_000 }, async (t) => {
-      store = await factory.start('roundtrip');
+      const store = (resources.store = await factory.start('roundtrip'));
       const source = await startArchivingSource(store.env);
       clusters.push(source);
       await source.pgbench(['-i', '-s', '4', '-q']);
-      ledger = await Ledger.create(source);
+      const ledger = (resources.ledger = await Ledger.create(source));
       ledger.start(5);
 
       // Writers on both sides of the backup: pgbench and the ledger. pgbench
