@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, chown, copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -47,6 +48,30 @@ async function expectSpool(spool: string, expected: string[], message?: string):
     names = await spoolContents(spool);
   }
   assert.deepEqual(names, expected, message);
+}
+
+/**
+ * A request written by hand, the way the client does it: a FIFO to hear the
+ * answer on, then the request file. Resolves with the raw answer.
+ */
+async function rawRequest(spool: string, id: string, content: string | Buffer): Promise<string> {
+  const fifo = join(spool, 'resp', id);
+  execFileSync('mkfifo', [fifo]);
+  const channel = await open(fifo, constants.O_RDWR);
+  try {
+    await writeFile(join(spool, 'req', `${id}.req`), content, { flag: 'wx' });
+    let answer = '';
+    const buffer = Buffer.alloc(4096);
+    // Complete once the line count on the second line is matched.
+    for (;;) {
+      const { bytesRead } = await channel.read(buffer, 0, buffer.length);
+      answer += buffer.subarray(0, bytesRead).toString();
+      const [, count, ...rest] = answer.split('\n');
+      if (count !== undefined && rest.length > Number(count)) return answer;
+    }
+  } finally {
+    await channel.close();
+  }
 }
 
 const exists = (path: string) => stat(path).then(() => true, () => false);
@@ -263,17 +288,16 @@ describe('spool server', () => {
     await (await startSpoolServer({ dir: spool, handler: scriptedHandler().handler })).close();
     const waiting = [0, 1, 2].map((i) => runClient(dash, ['wal-fetch', `00000001000000000000000${i}`, `/restore/${i}`], { spool, cwd: work }));
     await waitFor('three queued requests', async () => (await readdir(join(spool, 'req'))).filter((n) => n.endsWith('.req')).length === 3);
-    await writeFile(join(spool, 'req', 'orphan.work'), 'wal-fetch\n000000010000000000000009\n/restore/9\n');
+    await writeFile(join(spool, 'req', 'orphan.work'), 'wal-fetch\n000000010000000000000009\n/restore/9\n\n');
 
     const scripted = scriptedHandler();
     const server = await startSpoolServer({ dir: spool, handler: scripted.handler });
     try {
       const runs = await Promise.all(waiting);
       for (const r of runs) assert.equal(r.code, 74, r.stderr);
-      await waitFor('the orphan answered', () => exists(join(spool, 'resp', 'orphan')));
-      assert.equal(await readFile(join(spool, 'resp', 'orphan'), 'utf8'), '74\nwalship: 000000010000000000000009 is not in the archive\n');
+      await waitFor('the orphan served', async () => scripted.requests.length === 4);
       assert.deepEqual(scripted.requests.map((r) => r.args[1]).sort(), ['/restore/0', '/restore/1', '/restore/2', '/restore/9']);
-      await expectSpool(spool, ['resp/orphan'], 'nobody waits for the orphan answer: it is left for the sweeper');
+      await expectSpool(spool, [], 'nobody waits for the orphan: its answer has no channel and nothing is left behind');
     } finally {
       await server.close();
     }
@@ -289,26 +313,20 @@ describe('spool server', () => {
     try {
       const cases: Record<string, string | Buffer> = {
         empty: '',
-        unterminated: 'wal-push\n/x',
-        noop: '\n/x\n',
-        emptyarg: 'wal-push\n\n',
-        binary: Buffer.from([0x77, 0xff, 0xfe, 0x0a]),
-        odd: 'odd\n',
+        unterminated: 'wal-push\n/x\n',
+        noop: '\n/x\n\n',
+        emptyarg: 'wal-push\n\n\n',
+        binary: Buffer.from([0x77, 0xff, 0xfe, 0x0a, 0x0a]),
+        odd: 'odd\n\n',
       };
-      for (const [id, content] of Object.entries(cases)) {
-        await writeFile(join(spool, 'req', `.${id}.tmp`), content);
-        await rename(join(spool, 'req', `.${id}.tmp`), join(spool, 'req', `${id}.req`));
-      }
-      const answers: Record<string, string> = {};
-      for (const id of Object.keys(cases)) {
-        await waitFor(`answer ${id}`, () => exists(join(spool, 'resp', id)));
-        answers[id] = await readFile(join(spool, 'resp', id), 'utf8');
-      }
+      const answers = Object.fromEntries(
+        await Promise.all(Object.entries(cases).map(async ([id, content]) => [id, await rawRequest(spool, id, content)] as const)),
+      );
       for (const id of ['empty', 'unterminated', 'noop', 'emptyarg', 'binary']) {
-        assert.match(answers[id]!, new RegExp(`^64\\nwalship: USAGE: malformed walship spool request ${id}: .+\\n$`));
+        assert.match(answers[id]!, new RegExp(`^64\\n1\\nwalship: USAGE: malformed walship spool request ${id}: .+\\n$`));
       }
-      assert.match(answers.unterminated!, /no newline/);
-      assert.equal(answers.odd, '70\nwalship: INTERNAL: the request handler answered with an invalid exit code 300\n');
+      assert.match(answers.unterminated!, /incomplete request/);
+      assert.equal(answers.odd, '70\n1\nwalship: INTERNAL: the request handler answered with an invalid exit code 300\n');
       assert.equal(scripted.requests.length, 0);
     } finally {
       await server.close();
@@ -355,18 +373,41 @@ describe('spool server', () => {
     }
   });
 
-  test('works with a sleep that only takes whole seconds (strict POSIX)', async () => {
-    const spool = join(await fresh('strict'), 'spool');
-    const bin = await fresh('strict-bin');
-    await symlink('/bin/mv', join(bin, 'mv'));
-    await symlink('/bin/rm', join(bin, 'rm'));
-    await writeFile(join(bin, 'sleep'), '#!/bin/sh\ncase $1 in *[!0-9]*) echo "sleep: invalid time interval" >&2; exit 1 ;; esac\nexec /bin/sleep "$1"\n', { mode: 0o755 });
-    const server = await startSpoolServer({ dir: spool, handler: async () => (await sleep(100), { exitCode: 0, message: 'slow' }) });
+  test('leaves no watchdog behind: every sleep it starts is gone when it exits', async () => {
+    // Orphans would be reparented to PID 1, the postmaster in the stock postgres image.
+    const spool = join(await fresh('watchdog'), 'spool');
+    const bin = await fresh('watchdog-bin');
+    const pids = join(bin, 'pids');
+    for (const cmd of ['mkfifo', 'rm']) await symlink(`/bin/${cmd}`, join(bin, cmd));
+    await writeFile(join(bin, 'sleep'), `#!/bin/sh\necho $$ >> ${pids}\nexec /bin/sleep "$@"\n`, { mode: 0o755 });
+    const server = await startSpoolServer({ dir: spool, handler: async () => (await sleep(50), { exitCode: 0, message: 'served' }) });
     try {
-      const r = await runClient({ ...dash, path: bin }, ['wal-push', '/pg/y'], { spool, cwd: work });
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stderr, 'slow\n');
-      assert.ok(r.ms >= 1000, `answered after ${r.ms} ms: it must have slept a whole second`);
+      const served = await runClient({ ...dash, path: bin }, ['wal-push', '/pg/y'], { spool, cwd: work });
+      assert.equal(served.code, 0, served.stderr);
+      assert.equal(served.stderr, 'served\n');
+      await server.close();
+      const unserved = await runClient({ ...dash, path: bin }, ['wal-push', '/pg/z'], { spool, cwd: work, env: { WALSHIP_CLIENT_PICKUP_TIMEOUT: '1' } });
+      assert.equal(unserved.code, 69, unserved.stderr);
+      const started = (await readFile(pids, 'utf8')).trim().split('\n').map(Number);
+      assert.ok(started.length >= 2, `watchdogs started: ${started.join(' ')}`);
+      for (const pid of started) assert.equal(await exists(join('/proc', String(pid))), false, `watchdog ${pid} outlived its client`);
+      await expectSpool(spool, []);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('reads a request that is still being written once it is complete', async () => {
+    const spool = join(await fresh('half'), 'spool');
+    const scripted = scriptedHandler();
+    const server = await startSpoolServer({ dir: spool, handler: scripted.handler });
+    try {
+      const answer = rawRequest(spool, 'half', 'wal-fetch\n0000000100000000000000AB\n');
+      await sleep(100);
+      assert.equal(scripted.requests.length, 0, 'served before it was complete');
+      await writeFile(join(spool, 'req', 'half.work'), '/restore/half\n\n', { flag: 'a' });
+      assert.equal(await answer, '74\n1\nwalship: 0000000100000000000000AB is not in the archive\n');
+      assert.deepEqual(scripted.requests.at(-1)?.args, ['0000000100000000000000AB', '/restore/half']);
     } finally {
       await server.close();
     }

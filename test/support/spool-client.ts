@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 // stray dependency on anything else fails the tests.
 
 export const CLIENT = fileURLToPath(new URL('../../bin/walship-client', import.meta.url));
-export const CLIENT_COMMANDS = ['mv', 'rm', 'sleep'] as const;
+export const CLIENT_COMMANDS = ['mkfifo', 'rm', 'sleep'] as const;
 
 export interface Shell {
   name: string;

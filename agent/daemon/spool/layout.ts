@@ -3,13 +3,13 @@ import { join } from 'node:path';
 // Where everything lives inside the spool directory; the client
 // (bin/walship-client) spells the same names in sh, so change both at once.
 //
-//   req/.<id>.tmp     a request being written by the client
-//   req/<id>.req      a request waiting to be claimed
+//   req/<id>.req      a request waiting to be claimed (perhaps still being
+//                     written: complete once it ends with an empty line)
 //   req/<id>.work     a request the agent has claimed and is serving
-//   resp/.<...>.tmp   an answer being written by the agent
-//   resp/<id>         the answer, until the client has read it
+//   resp/<id>         the FIFO the client waits on for its answer
 //
-// Hidden names are temporary files, never requests or answers.
+// Hidden names are temporary files, never requests or answers (older
+// clients wrote requests under one and renamed them).
 
 export interface Owner {
   uid: number;

@@ -9,7 +9,6 @@ import type { Owner, SpoolLayout } from './layout.ts';
 // caller passes postgres's uid/gid as the owner and everything is chowned.
 
 export const SPOOL_DIR_MODE = 0o2770;
-export const ANSWER_FILE_MODE = 0o660;
 
 /** Creates the spool's directories with the right owner and modes; IO_FAILED names what failed. */
 export async function prepareSpoolDirs(layout: SpoolLayout, owner: Owner | undefined): Promise<void> {

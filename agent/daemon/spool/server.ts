@@ -1,28 +1,32 @@
-import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WalshipError } from '../../errors.ts';
 import { openInbox } from './inbox.ts';
 import { answerPath, CLAIMED_SUFFIX, claimedPath, idFromName, QUEUED_SUFFIX, queuedPath, spoolLayout, type Owner } from './layout.ts';
 import { isMissing, spoolIoError } from './fs-errors.ts';
-import { ANSWER_FILE_MODE, prepareSpoolDirs } from './prepare.ts';
-import { publishFile } from './publish.ts';
+import { prepareSpoolDirs } from './prepare.ts';
+import { deliverAnswer, MAX_ANSWER_BYTES } from './deliver.ts';
 import { sweepStale } from './sweep.ts';
 import { TaskLimiter } from './task-limiter.ts';
-import { answerForError, checkedAnswer, formatAnswer, parseRequest } from './wire.ts';
+import { answerForError, checkedAnswer, formatAnswer, isCompleteRequest, parseRequest } from './wire.ts';
 
 // The agent's end of the spool: how PostgreSQL's archive_command and
 // restore_command (bin/walship-client, a POSIX sh script in the postgres
 // container, which has no Node.js) reach the walship agent in the sidecar
-// container. The two share only a volume, so requests and answers are
-// files, and every step is a rename, so that no side ever reads half a file
-// and each hand-over is decided by one atomic operation:
+// container. The two share only a volume, so requests are files and each
+// hand-over is decided by one atomic operation; answers go through a FIFO
+// the client blocks on, so it wakes the moment its answer is written:
 //
-//   client: writes req/.<id>.tmp, renames it to req/<id>.req
+//   client: makes the FIFO resp/<id>, opens it, writes req/<id>.req (an
+//           empty last line marks it complete)
 //   agent:  claims it by renaming it to req/<id>.work (the client now knows
-//           an agent is alive and serving), reads it, calls the handler,
-//           writes resp/.<id>.<random>.tmp, renames it to resp/<id>, and
-//           only then removes req/<id>.work
-//   client: sees resp/<id>, prints its message to stderr, removes it, exits
-//           with its code
+//           an agent is alive and serving), reads it (again, a moment
+//           later, while it is incomplete), calls the handler, writes the
+//           answer into the FIFO, removes the FIFO and only then
+//           req/<id>.work
+//   client: reads the answer, prints its message to stderr, exits with its
+//           code
 //
 // A client that sees no claim within its pickup timeout withdraws the
 // request by unlinking <id>.req: if that fails, the agent renamed it first
@@ -31,7 +35,8 @@ import { answerForError, checkedAnswer, formatAnswer, parseRequest } from './wir
 // tells the client the agent is alive; they then wait their turn here.
 // Requests left queued while no agent ran, and requests claimed by an agent
 // that died before answering (every op is idempotent), are served at
-// start-up. File formats are in wire.ts, names in layout.ts.
+// start-up. The small file operations here are synchronous, for the reason
+// given in deliver.ts. Formats are in wire.ts, names in layout.ts.
 
 export interface SpoolRequest {
   id: string;
@@ -68,6 +73,12 @@ const RESCAN_MS = 200;
 /** Answers and temp files older than this have been abandoned (clients wait at most 10 min by default). */
 const STALE_AFTER_MS = 10 * 60_000;
 const SWEEP_EVERY_MS = 60_000;
+/**
+ * How long a request may stay half written: the client writes it with one
+ * printf right after creating it, so this only covers a client descheduled
+ * in between on a busy node.
+ */
+const INCOMPLETE_REQUEST_MS = 2000;
 
 export async function startSpoolServer(options: SpoolServerOptions): Promise<SpoolServer> {
   const { dir, handler, owner } = options;
@@ -87,32 +98,40 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
   let closed = false;
 
   async function readRequest(id: string): Promise<SpoolRequest> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(claimedPath(layout, id));
-    } catch (err) {
-      throw spoolIoError(`cannot read spool request ${id}`, err);
+    const path = claimedPath(layout, id);
+    const started = Date.now();
+    for (let waitMs = 0; ; waitMs = Math.min(50, Math.max(1, waitMs * 2))) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(path);
+      } catch (err) {
+        throw spoolIoError(`cannot read spool request ${id}`, err);
+      }
+      if (isCompleteRequest(bytes) || Date.now() - started > INCOMPLETE_REQUEST_MS) return parseRequest(id, bytes);
+      await (waitMs === 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : sleep(waitMs));
     }
-    return parseRequest(id, bytes);
   }
 
-  async function answer(id: string): Promise<SpoolResponse> {
+  async function answer(id: string): Promise<Buffer> {
+    let response: SpoolResponse;
     try {
-      return checkedAnswer(await handler(await readRequest(id)));
+      response = checkedAnswer(await handler(await readRequest(id)));
     } catch (err) {
-      return answerForError(err);
+      response = answerForError(err);
     }
+    return formatAnswer(response, MAX_ANSWER_BYTES);
   }
 
   async function serve(id: string) {
+    const reply = await answer(id);
     try {
-      await publishFile(answerPath(layout, id), formatAnswer(await answer(id)), { mode: ANSWER_FILE_MODE, owner });
+      // A client that gave up or died leaves no reader: there is no one to tell.
+      deliverAnswer(answerPath(layout, id), reply);
     } catch (err) {
-      // Removing <id>.work below tells the waiting client its request was dropped.
       onError(spoolIoError(`cannot answer spool request ${id}`, err));
     }
     try {
-      await rm(claimedPath(layout, id), { force: true });
+      rmSync(claimedPath(layout, id), { force: true });
     } catch (err) {
       onError(spoolIoError(`cannot remove the served spool request ${id}`, err));
     }
@@ -125,14 +144,17 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
     const id = idFromName(name, QUEUED_SUFFIX);
     if (id === undefined || closed || active.has(id)) return;
     active.add(id);
-    const claiming = rename(queuedPath(layout, id), claimedPath(layout, id)).then(
-      () => enqueue(id),
-      (err: unknown) => {
+    const claiming = (async () => {
+      try {
+        renameSync(queuedPath(layout, id), claimedPath(layout, id));
+      } catch (err) {
         active.delete(id);
         // Missing: withdrawn by its client, or claimed already.
         if (!isMissing(err)) onError(spoolIoError(`cannot claim spool request ${id}`, err));
-      },
-    );
+        return;
+      }
+      enqueue(id);
+    })();
     claims.add(claiming);
     void claiming.finally(() => claims.delete(claiming));
   }
