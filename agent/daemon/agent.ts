@@ -5,6 +5,7 @@ import { WalshipError, asWalshipError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { openWalArchive } from '../wal/archive.ts';
+import { startSha256Worker } from '../util/sha256-offload.ts';
 import { WalPrefetcher } from '../wal/prefetch.ts';
 import { pushWalFile } from '../wal/push.ts';
 import { fetchFailure } from '../wal/fetch-failure.ts';
@@ -94,7 +95,8 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
 }
 
 export async function startAgent(config: Config, store: StorageDriver, log: Logger, metrics: WalshipMetrics, extras: AgentExtras = {}): Promise<RunningAgent> {
-  const archive = await openWalArchive(config, store);
+  const hasher = startSha256Worker();
+  const archive = await openWalArchive(config, store, hasher.digest);
   const pgdata = config.pg.pgdata;
   const owner = await dataOwner(pgdata);
   const prefetcher = new WalPrefetcher(archive, config.transfer.downloadConcurrency, owner ? { owner } : {}, {
@@ -187,6 +189,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
       await backups?.stop();
       await uploads?.stop();
       await prefetcher.close(pgdata === undefined ? undefined : join(pgdata, 'pg_wal'));
+      await hasher.close();
     },
   };
 }

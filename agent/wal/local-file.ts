@@ -1,17 +1,18 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { WalshipError } from '../errors.ts';
 import type { BodySource } from '../storage/driver.ts';
 import { sha256File } from '../util/hash-stream.ts';
+import type { Sha256 } from '../util/sha256-offload.ts';
 import { LONG_HEADER_BYTES } from './segment-header.ts';
 
 // A WAL file to archive, read once. A segment (16 MiB by default) is read
 // into a buffer kept from one push to the next: the header check, the
 // checksum and every upload attempt use that one copy, instead of reading
 // the file twice through fresh 1 MiB buffers, whose churn alone cost the
-// agent a full garbage collection every other segment.
+// agent a full garbage collection every other segment. The buffers are
+// shared memory, so that a worker thread can hash them without a copy.
 
 const IN_MEMORY_LIMIT = 64 * 1024 * 1024;
 const POOL_LIMIT = 8;
@@ -19,7 +20,7 @@ const pool: Buffer[] = [];
 
 function acquire(size: number): Buffer {
   const i = pool.findIndex((b) => b.length >= size);
-  return i >= 0 ? pool.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(size);
+  return i >= 0 ? pool.splice(i, 1)[0]! : Buffer.from(new SharedArrayBuffer(size));
 }
 
 function release(buffer: Buffer): void {
@@ -28,7 +29,10 @@ function release(buffer: Buffer): void {
 
 export interface LocalWalFile {
   size: number;
-  sha256: string;
+  /** Under way from the moment the file is read. */
+  sha256: Promise<string>;
+  /** The whole content, when it was small enough to read into memory. */
+  data: Buffer | undefined;
   /** The first bytes: the long page header of a segment. */
   head: Buffer;
   body: BodySource;
@@ -40,7 +44,7 @@ function ioError(path: string, err: unknown): WalshipError {
   return new WalshipError('IO_FAILED', `cannot read ${path}: ${(err as { code?: string }).code ?? String(err)}`, { cause: err });
 }
 
-export async function readLocalWal(path: string): Promise<LocalWalFile> {
+export async function readLocalWal(path: string, sha256: Sha256): Promise<LocalWalFile> {
   const handle = await open(path, 'r').catch((err: unknown) => {
     throw ioError(path, err);
   });
@@ -49,10 +53,10 @@ export async function readLocalWal(path: string): Promise<LocalWalFile> {
     if (size > IN_MEMORY_LIMIT) {
       const head = Buffer.alloc(Math.min(LONG_HEADER_BYTES, size));
       await handle.read(head, 0, head.length, 0);
-      const { sha256 } = await sha256File(path).catch((err: unknown) => {
+      const { sha256: hex } = await sha256File(path).catch((err: unknown) => {
         throw ioError(path, err);
       });
-      return { size, sha256, head, body: () => createReadStream(path, { highWaterMark: 1024 * 1024 }), done: () => undefined };
+      return { size, sha256: Promise.resolve(hex), data: undefined, head, body: () => createReadStream(path, { highWaterMark: 1024 * 1024 }), done: () => undefined };
     }
     const buffer = acquire(size);
     let filled = 0;
@@ -63,9 +67,13 @@ export async function readLocalWal(path: string): Promise<LocalWalFile> {
     }
     const data = buffer.subarray(0, filled);
     let returned = false;
+    const hashing = sha256(data);
+    // Settled by whoever awaits it; a file that fails its checks never is.
+    hashing.catch(() => undefined);
     return {
       size: filled,
-      sha256: createHash('sha256').update(data).digest('hex'),
+      sha256: hashing,
+      data,
       head: Buffer.from(data.subarray(0, LONG_HEADER_BYTES)),
       body: () => Readable.from([data], { objectMode: false }),
       done: (reuse) => {

@@ -5,12 +5,13 @@ import { WalshipError } from '../errors.ts';
 import type { ObjectInfo, StorageDriver } from '../storage/driver.ts';
 import { hashingTap } from '../util/hash-stream.ts';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import type { ClusterIdentity } from './cluster-identity.ts';
 import { SHA256_METADATA, SIZE_METADATA, findArchived, metadataValue, walKey } from './layout.ts';
 import { parseWalFileName } from './names.ts';
 import { checkSegment, parseSegmentHeader } from './segment-header.ts';
 import { readLocalWal } from './local-file.ts';
+import type { Sha256 } from '../util/sha256-offload.ts';
 
 // archive_command's half: PostgreSQL deletes or recycles a segment once this
 // returns success, so success must mean "in the store, whole" and nothing less.
@@ -21,6 +22,8 @@ export interface WalArchive {
   /** Whether objects without encoding metadata (written by WAL-G) are taken as encrypted. */
   encryptedByDefault: boolean;
   identity: ClusterIdentity;
+  /** How segments are hashed: in a worker thread in the agent, in place for a one-shot command. */
+  sha256: Sha256;
 }
 
 export type PushOutcome = 'uploaded' | 'already-archived';
@@ -34,7 +37,7 @@ export interface PushResult {
 
 export async function pushWalFile(archive: WalArchive, path: string): Promise<PushResult> {
   const file = parseWalFileName(basename(path));
-  const local = await readLocalWal(path);
+  const local = await readLocalWal(path, archive.sha256);
   // The buffer goes back to the pool only once no upload can still be reading
   // it: after a failure, a request the store never answered might.
   let reusable = false;
@@ -44,16 +47,25 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
       checkSegment(file, header, local.size);
       await archive.identity.check(header, file.name);
     }
-    const { sha256, size } = local;
-    const existing = await findArchived(archive.store, file.name);
+    const { size } = local;
+    // Hashing (in a worker), compressing (in libuv's pool) and looking for an
+    // archived copy all run at once: each is a few milliseconds PostgreSQL
+    // may be waiting for. The metadata needs the hash before the upload
+    // starts, so a segment held in memory is encoded into memory first.
+    const encoding = local.data === undefined ? undefined : encodeInMemory(archive.codec, local.data);
+    encoding?.catch(() => undefined);
+    const [sha256, existing] = await Promise.all([local.sha256, findArchived(archive.store, file.name)]);
     if (existing) {
+      await encoding?.catch(() => undefined);
       reusable = true;
       return await compareWithArchived(archive, file.name, existing, sha256, size);
     }
 
     const key = walKey(file.name, archive.codec.encoding.compression);
     const metadata = { ...encodingMetadata(archive.codec.encoding), [SHA256_METADATA]: sha256, [SIZE_METADATA]: String(size) };
-    const written = await archive.store.putIfAbsent(key, () => archive.codec.encode(local.body()), { metadata });
+    const encoded = await encoding;
+    const body = encoded === undefined ? () => archive.codec.encode(local.body()) : () => Readable.from([encoded], { objectMode: false });
+    const written = await archive.store.putIfAbsent(key, body, { metadata });
     reusable = true;
     if (!written) {
       // Another pusher won the race for this very key: judge its copy like any other.
@@ -65,6 +77,10 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
   } finally {
     local.done(reusable);
   }
+}
+
+async function encodeInMemory(codec: Codec, data: Buffer): Promise<Buffer> {
+  return Buffer.concat(await codec.encode(Readable.from([data], { objectMode: false })).toArray());
 }
 
 async function compareWithArchived(archive: WalArchive, name: string, existing: ObjectInfo, sha256: string, size: number): Promise<PushResult> {
