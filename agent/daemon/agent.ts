@@ -138,7 +138,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
         const result = uploads
           ? await uploads.ensureArchived(a!)
           : await pushWalFile(archive, a!).then((r) => (archived(basename(a!), r.bytes), r));
-        log.debug({ req: req.id, segment: result.key, outcome: result.outcome, ms: Date.now() - started }, 'wal-push');
+        log.debug({ req: req.id, segment: result.key, outcome: result.outcome, ms: Date.now() - started, queuedMs: req.queuedMs }, 'wal-push');
         return { exitCode: 0 };
       } catch (err) {
         metrics.recordArchiveFailure(asWalshipError(err).code);
@@ -155,7 +155,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
         throw fetchFailure(a!, err);
       });
       timer({ outcome: result.outcome });
-      log.debug({ req: req.id, file: a, outcome: result.outcome, ms: Date.now() - started }, 'wal-fetch');
+      log.debug({ req: req.id, file: a, outcome: result.outcome, ms: Date.now() - started, queuedMs: req.queuedMs }, 'wal-fetch');
       // 74 without a message: the normal end-of-archive probe, not an error.
       return result.outcome === 'not-found' ? { exitCode: 74 } : { exitCode: 0 };
     }

@@ -58,6 +58,8 @@ export interface ArchiveResult {
 export interface AgentArchiveStats {
   /** Inside the agent's handler, per archive_command request, ms. */
   handlerMs: Summary;
+  /** From the client's request to the handler's start: the spool hand-over on the agent's side, ms. */
+  queuedMs: Summary;
   /** Upload-ahead durations (read, hash, compress, write, from .ready), ms. */
   uploadAheadMs: Summary;
   uploadsAhead: number;
@@ -187,6 +189,7 @@ function agentArchiveStats(lines: Record<string, unknown>[], first: string, last
   return {
     outsideHandlerMs: summarize(outside),
     handlerMs: summarize(pushes.map((l) => Number(l.ms))),
+    queuedMs: summarize(pushes.map((l) => Number(l.queuedMs))),
     uploadAheadMs: summarize(ahead.map((l) => Number(l.ms))),
     uploadsAhead: ahead.length,
   };

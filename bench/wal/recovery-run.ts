@@ -34,7 +34,7 @@ export interface RecoveryResult {
   toolCpuSeconds?: number;
   toolCpuMsPerSegment?: number;
   /** walship agent only: time inside the agent per delivered segment (its log does not say which were prefetch hits). */
-  agent?: { served: number; handlerMs: Summary; outsideHandlerMs: Summary };
+  agent?: { served: number; handlerMs: Summary; queuedMs: Summary; outsideHandlerMs: Summary };
 }
 
 export interface RecoveryRunOptions {
@@ -111,6 +111,7 @@ export async function runRecovery(cleanup: Cleanup, subject: RecoverySubject, ba
         }),
       ),
       handlerMs: summarize(fetches.map((l) => Number(l.ms))),
+      queuedMs: summarize(fetches.map((l) => Number(l.queuedMs))),
     };
   }
   if (!result.reachedLastSegment) log(`  ${subject.label}: warning: ${options.lastSegment} was not among the restored segments`);

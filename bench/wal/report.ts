@@ -126,14 +126,14 @@ export function formatReport(report: WalBenchReport, table: string): string {
   for (const r of report.archive) {
     if (r.agent) {
       lines.push(
-        `walship agent, archiving: inside the agent per archive_command ${ms(r.agent.handlerMs)}; outside it (client, spool, wrapper) ${ms(r.agent.outsideHandlerMs)}; ` +
+        `walship agent, archiving: inside the agent per archive_command ${ms(r.agent.handlerMs)}; outside it (client, spool, wrapper) ${ms(r.agent.outsideHandlerMs)}, of which queued for the agent ${ms(r.agent.queuedMs)}; ` +
           `${r.agent.uploadsAhead} segments uploaded ahead of the archiver, each ${ms(r.agent.uploadAheadMs)}`,
       );
     }
   }
   for (const r of report.recovery) {
     if (r.agent) {
-      lines.push(`walship agent, recovery: inside the agent per delivered segment ${ms(r.agent.handlerMs)}; outside it (client, spool, wrapper) ${ms(r.agent.outsideHandlerMs)} (${r.agent.served} served)`);
+      lines.push(`walship agent, recovery: inside the agent per delivered segment ${ms(r.agent.handlerMs)}; outside it (client, spool, wrapper) ${ms(r.agent.outsideHandlerMs)}, of which queued for the agent ${ms(r.agent.queuedMs)} (${r.agent.served} served)`);
     }
   }
   lines.push(`ratios are walship agent ÷ pgBackRest: below 1× is better for times and sizes, above 1× for throughputs. Run took ${report.durationSeconds.toFixed(0)} s.`);

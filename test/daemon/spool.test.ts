@@ -117,11 +117,14 @@ for (const shellName of ['dash', 'busybox sh']) {
       const fetch = await client(['wal-fetch', '000000010000000000000001', 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
       assert.equal(fetch.code, 0, fetch.stderr);
       assert.equal(await readFile(join(dataDir, 'pg_wal', 'RECOVERYXLOG'), 'utf8'), 'segment one');
-      assert.deepEqual(scripted.requests.at(-1), {
-        id: scripted.requests.at(-1)!.id,
+      const last = scripted.requests.at(-1)!;
+      assert.deepEqual(last, {
+        id: last.id,
         op: 'wal-fetch',
         args: ['000000010000000000000001', join(dataDir, 'pg_wal', 'RECOVERYXLOG')],
+        queuedMs: last.queuedMs,
       });
+      assert.ok(typeof last.queuedMs === 'number' && last.queuedMs >= 0 && last.queuedMs < 5000, `queued ${last.queuedMs} ms`);
       await expectSpool(spool, [], 'the client cleans up after itself');
     });
 

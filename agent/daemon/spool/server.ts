@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WalshipError } from '../../errors.ts';
@@ -42,6 +42,8 @@ export interface SpoolRequest {
   id: string;
   op: string;
   args: string[];
+  /** From the client's last write of the request to the handler's call: time spent reaching the agent. */
+  queuedMs?: number;
 }
 
 export interface SpoolResponse {
@@ -107,7 +109,11 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
       } catch (err) {
         throw spoolIoError(`cannot read spool request ${id}`, err);
       }
-      if (isCompleteRequest(bytes) || Date.now() - started > INCOMPLETE_REQUEST_MS) return parseRequest(id, bytes);
+      if (isCompleteRequest(bytes) || Date.now() - started > INCOMPLETE_REQUEST_MS) {
+        const request = parseRequest(id, bytes);
+        const written = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+        return written === undefined ? request : { ...request, queuedMs: Math.max(0, Date.now() - written) };
+      }
       await (waitMs === 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : sleep(waitMs));
     }
   }
