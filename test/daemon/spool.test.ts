@@ -406,9 +406,10 @@ describe('spool server', () => {
     const server = await startSpoolServer({ dir: spool, handler: scripted.handler });
     try {
       const answer = rawRequest(spool, 'half', 'wal-fetch\n0000000100000000000000AB\n');
-      await sleep(100);
+      await sleep(300);
       assert.equal(scripted.requests.length, 0, 'served before it was complete');
-      await writeFile(join(spool, 'req', 'half.work'), '/restore/half\n\n', { flag: 'a' });
+      assert.deepEqual(await spoolContents(spool), ['req/half.req', 'resp/half'], 'claimed before it was complete');
+      await writeFile(join(spool, 'req', 'half.req'), '/restore/half\n\n', { flag: 'a' });
       assert.equal(await answer, '74\n1\nwalship: 0000000100000000000000AB is not in the archive\n');
       assert.deepEqual(scripted.requests.at(-1)?.args, ['0000000100000000000000AB', '/restore/half']);
     } finally {

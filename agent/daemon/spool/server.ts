@@ -1,6 +1,5 @@
 import { readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WalshipError } from '../../errors.ts';
 import { openInbox } from './inbox.ts';
 import { answerPath, CLAIMED_SUFFIX, claimedPath, idFromName, QUEUED_SUFFIX, queuedPath, spoolLayout, type Owner } from './layout.ts';
@@ -20,18 +19,17 @@ import { answerForError, checkedAnswer, formatAnswer, isCompleteRequest, parseRe
 //
 //   client: makes the FIFO resp/<id>, opens it, writes req/<id>.req (an
 //           empty last line marks it complete)
-//   agent:  claims it by renaming it to req/<id>.work (the client now knows
-//           an agent is alive and serving), reads it (again, a moment
-//           later, while it is incomplete), calls the handler, writes the
-//           answer into the FIFO, removes the FIFO and only then
-//           req/<id>.work
+//   agent:  reads it and, once it is complete, claims it by renaming it to
+//           req/<id>.work (the client now knows an agent is alive and
+//           serving), calls the handler, writes the answer into the FIFO,
+//           removes the FIFO and only then req/<id>.work
 //   client: reads the answer, prints its message to stderr, exits with its
 //           code
 //
 // A client that sees no claim within its pickup timeout withdraws the
 // request by unlinking <id>.req: if that fails, the agent renamed it first
 // and the client waits for the answer. Requests are claimed as soon as they
-// are seen, even beyond the concurrency limit, because the claim is what
+// are complete, even beyond the concurrency limit, because the claim is what
 // tells the client the agent is alive; they then wait their turn here.
 // Requests left queued while no agent ran, and requests claimed by an agent
 // that died before answering (every op is idempotent), are served at
@@ -77,8 +75,8 @@ const STALE_AFTER_MS = 10 * 60_000;
 const SWEEP_EVERY_MS = 60_000;
 /**
  * How long a request may stay half written: the client writes it with one
- * printf right after creating it, so this only covers a client descheduled
- * in between on a busy node.
+ * printf right after creating it, so only a client that died in between
+ * leaves one for longer.
  */
 const INCOMPLETE_REQUEST_MS = 2000;
 
@@ -94,42 +92,28 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
   await sweepStale(layout, STALE_AFTER_MS, onError);
 
   const limiter = new TaskLimiter(concurrency);
-  /** Ids claimed or being claimed and not yet answered: a second report of the same name is ignored. */
+  /** Ids claimed and not yet answered: a second report of the same name is ignored. */
   const active = new Set<string>();
-  const claims = new Set<Promise<void>>();
   let closed = false;
 
-  async function readRequest(id: string): Promise<SpoolRequest> {
-    const path = claimedPath(layout, id);
-    const started = Date.now();
-    for (let waitMs = 0; ; waitMs = Math.min(50, Math.max(1, waitMs * 2))) {
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(path);
-      } catch (err) {
-        throw spoolIoError(`cannot read spool request ${id}`, err);
-      }
-      if (isCompleteRequest(bytes) || Date.now() - started > INCOMPLETE_REQUEST_MS) {
-        const request = parseRequest(id, bytes);
-        const written = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
-        return written === undefined ? request : { ...request, queuedMs: Math.max(0, Date.now() - written) };
-      }
-      await (waitMs === 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : sleep(waitMs));
-    }
+  /** The request as the client wrote it, with how long it waited since its last write. */
+  function received(id: string, bytes: Buffer, writtenMs: number | undefined): SpoolRequest {
+    const request = parseRequest(id, bytes);
+    return writtenMs === undefined ? request : { ...request, queuedMs: Math.max(0, Date.now() - writtenMs) };
   }
 
-  async function answer(id: string): Promise<Buffer> {
+  async function answer(read: () => SpoolRequest): Promise<Buffer> {
     let response: SpoolResponse;
     try {
-      response = checkedAnswer(await handler(await readRequest(id)));
+      response = checkedAnswer(await handler(read()));
     } catch (err) {
       response = answerForError(err);
     }
     return formatAnswer(response, MAX_ANSWER_BYTES);
   }
 
-  async function serve(id: string) {
-    const reply = await answer(id);
+  async function serve(id: string, read: () => SpoolRequest) {
+    const reply = await answer(read);
     try {
       // A client that gave up or died leaves no reader: there is no one to tell.
       deliverAnswer(answerPath(layout, id), reply);
@@ -144,34 +128,57 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
     active.delete(id);
   }
 
-  const enqueue = (id: string) => limiter.run(() => serve(id));
-
+  // A request is read before it is claimed, and claimed only once complete:
+  // the client creates the file and then writes it, so the first event may
+  // come too early, and the write brings another. One that stays incomplete
+  // (its client died in between) is claimed after a while and answered as
+  // malformed, to clear it away.
   function claim(name: string) {
     const id = idFromName(name, QUEUED_SUFFIX);
     if (id === undefined || closed || active.has(id)) return;
+    const queued = queuedPath(layout, id);
+    let bytes: Buffer;
+    let writtenMs: number | undefined;
+    try {
+      bytes = readFileSync(queued);
+      writtenMs = statSync(queued).mtimeMs;
+    } catch (err) {
+      // Missing: withdrawn by its client, or claimed already.
+      if (!isMissing(err)) onError(spoolIoError(`cannot read spool request ${id}`, err));
+      return;
+    }
+    if (!isCompleteRequest(bytes) && Date.now() - writtenMs < INCOMPLETE_REQUEST_MS) return;
     active.add(id);
-    const claiming = (async () => {
-      try {
-        renameSync(queuedPath(layout, id), claimedPath(layout, id));
-      } catch (err) {
-        active.delete(id);
-        // Missing: withdrawn by its client, or claimed already.
-        if (!isMissing(err)) onError(spoolIoError(`cannot claim spool request ${id}`, err));
-        return;
-      }
-      enqueue(id);
-    })();
-    claims.add(claiming);
-    void claiming.finally(() => claims.delete(claiming));
+    try {
+      renameSync(queued, claimedPath(layout, id));
+    } catch (err) {
+      active.delete(id);
+      if (!isMissing(err)) onError(spoolIoError(`cannot claim spool request ${id}`, err));
+      return;
+    }
+    limiter.run(() => serve(id, () => received(id, bytes, writtenMs)));
+  }
+
+  /** A request claimed by an agent that died before answering: its client may still be waiting. */
+  function resume(id: string) {
+    active.add(id);
+    const path = claimedPath(layout, id);
+    limiter.run(() =>
+      serve(id, () => {
+        try {
+          return received(id, readFileSync(path), undefined);
+        } catch (err) {
+          if (err instanceof WalshipError) throw err;
+          throw spoolIoError(`cannot read spool request ${id}`, err);
+        }
+      }),
+    );
   }
 
   // Claimed by an agent that died before answering: its client may still be waiting.
   for (const name of await readdir(layout.reqDir)) {
     const id = idFromName(name, CLAIMED_SUFFIX);
-    if (id !== undefined && !active.has(id)) {
-      active.add(id);
-      enqueue(id);
-    }
+    if (id !== undefined && !active.has(id)) resume(id);
   }
   const inbox = await openInbox({ dir: layout.reqDir, rescanMs: RESCAN_MS, onName: claim, onError });
   let sweeping = Promise.resolve();
@@ -185,7 +192,6 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
       closed = true;
       inbox.close();
       clearInterval(sweeper);
-      while (claims.size > 0) await Promise.all(claims);
       await limiter.idle();
       await sweeping;
     },
