@@ -6,24 +6,27 @@ import { chownToPostgres } from '../../test/support/pg-cluster.ts';
 import { summarize, type Summary } from './stats.ts';
 
 // How long PostgreSQL waits for archive_command / restore_command, measured
-// the same way for every tool: a tiny sh wrapper around the real command
+// the same way for every tool: a tiny bash wrapper around the real command
 // that appends "start_ns end_ns exit_code args..." per call to a log file.
-// The two `date` forks are its own cost, measured by timing a no-op through
+// It reads the clock from bash's EPOCHREALTIME (microseconds), not from
+// `date`: a fork and exec of date inside the timed span would cost a few
+// milliseconds on a busy two-core machine, and be counted against every
+// tool. What is left of its own cost is measured by timing a no-op through
 // it, so it can be told apart from the tools' figures.
 
 const run = promisify(execFile);
 
-const SCRIPT = `#!/bin/sh
+const SCRIPT = `#!/bin/bash
 # usage: timed LOGFILE CGROUP_PROCS|- COMMAND [ARGS...]  (written by bench/lib/timing-wrapper.ts)
 # Appends "start_ns end_ns exit_code args" per call to LOGFILE. The command
 # runs in a subshell that first joins the tool's CPU-accounting cgroup
 # (read and echo are builtins: no fork), so the tool's CPU is counted apart
-# from PostgreSQL's and the wrapper's. No "exec": dash runs the last command
+# from PostgreSQL's and the wrapper's. No "exec": bash runs the last command
 # of a subshell in place anyway, and a builtin no-op stays a builtin.
 log=$1
 group=$2
 shift 2
-s=$(date +%s%N)
+s=$EPOCHREALTIME
 (
   if [ "$group" != - ]; then
     read -r pid _ </proc/self/stat && echo "$pid" >"$group"
@@ -31,8 +34,8 @@ s=$(date +%s%N)
   "$@"
 )
 rc=$?
-e=$(date +%s%N)
-printf '%s %s %s %s\\n' "$s" "$e" "$rc" "$*" >>"$log"
+e=$EPOCHREALTIME
+printf '%s000 %s000 %s %s\\n' "\${s/[.,]/}" "\${e/[.,]/}" "$rc" "$*" >>"$log"
 exit $rc
 `;
 

@@ -6,7 +6,7 @@ import { PgCluster, chownToPostgres, postgresOwnedDir } from '../../test/support
 import type { Cleanup } from '../lib/cleanup.ts';
 import { createCpuGroup } from '../lib/cpu-account.ts';
 import { loadNow } from '../lib/machine.ts';
-import { BENCH_PG_CONF, SEGMENT_BYTES, currentSegment, isSegmentName, pgbenchLoad, segmentCount, switchSegment, waitArchivedThrough } from '../lib/postgres.ts';
+import { BENCH_PG_CONF, SEGMENT_BYTES, currentSegment, isSegmentName, pacedLoad, pgbenchLoad, segmentCount, switchSegment, waitArchivedThrough } from '../lib/postgres.ts';
 import { summarize, type Summary } from '../lib/stats.ts';
 import { readTimedCalls, resetTimingLog, wrapCommand, type TimedCall } from '../lib/timing-wrapper.ts';
 import type { ArchiveSubject } from './subjects.ts';
@@ -53,6 +53,15 @@ export interface ArchiveResult {
   toolCpuMsPerSegment?: number;
   /** walship agent only: time spent inside the agent per request, and uploads done ahead. */
   agent?: AgentArchiveStats;
+  /** The steady-pace phase before the load: archive_command's time when the machine has spare CPU. */
+  paced?: PacedResult;
+}
+
+export interface PacedResult {
+  segments: number;
+  intervalMs: number;
+  commandMs: Summary;
+  agent?: AgentArchiveStats;
 }
 
 export interface AgentArchiveStats {
@@ -72,6 +81,9 @@ export interface ArchiveRunOptions {
   scale: number;
   /** Base backups to take before the load, for recoveries from this archive. */
   backups: number;
+  /** Segments of the steady-pace phase (0: none), one every pacedIntervalMs. */
+  pacedSegments: number;
+  pacedIntervalMs: number;
   workDir: string;
   wrapper: string;
   timeoutMs: number;
@@ -98,6 +110,8 @@ export async function runArchive(cleanup: Cleanup, subject: ArchiveSubject, opti
 
   // Warm-up, not measured: the first push does one-time work (walship records the cluster identity; pgBackRest reads archive.info for the first time).
   await waitArchivedThrough(cluster, await switchSegment(cluster), 60_000);
+  // Before the backups, so that the recoveries do not replay these segments.
+  const pacedRun = options.pacedSegments > 0 ? await runPaced(cluster, timingLog, options) : undefined;
   // One base backup, copied for each further recovery: every recovery from this archive then replays exactly the same segments.
   const backups: BaseBackup[] = [];
   for (let i = 0; i < options.backups; i++) {
@@ -161,11 +175,27 @@ export async function runArchive(cleanup: Cleanup, subject: ArchiveSubject, opti
   await destroyCluster();
   await subject.detach();
   if (subject.agent) result.agent = agentArchiveStats(subject.agent.logs(), first, last, calls);
+  if (pacedRun) {
+    const { range, calls: pacedCalls, ...paced } = pacedRun;
+    result.paced = subject.agent ? { ...paced, agent: agentArchiveStats(subject.agent.logs(), range.first, range.last, pacedCalls) } : paced;
+    log(`  ${subject.label}: at a steady pace, archive_command median ${paced.commandMs.median.toFixed(1)} ms, p99 ${paced.commandMs.p99.toFixed(1)} ms`);
+  }
   log(
     `  ${subject.label}: ${segments} segments in ${totalSeconds.toFixed(1)} s (load ${result.loadSeconds.toFixed(1)} s, drain ${result.drainSeconds.toFixed(2)} s); ` +
       `archive_command median ${result.commandMs.median.toFixed(1)} ms, p99 ${result.commandMs.p99.toFixed(1)} ms`,
   );
   return { result, backups };
+}
+
+async function runPaced(cluster: PgCluster, timingLog: string, options: ArchiveRunOptions) {
+  await resetTimingLog(timingLog);
+  options.log(`  steady pace: ${options.pacedSegments} segments, one every ${options.pacedIntervalMs} ms (load ${loadNow().join(' ')})`);
+  const range = await pacedLoad(cluster, options.pacedSegments, options.pacedIntervalMs);
+  await waitArchivedThrough(cluster, range.last, options.timeoutMs);
+  const inRange = (name: string) => name >= range.first && name <= range.last;
+  const calls = (await readTimedCalls(timingLog)).filter((c) => c.args.split(' ').some((a) => isSegmentName(a.split('/').pop() ?? '') && inRange(a.split('/').pop()!)));
+  await resetTimingLog(timingLog);
+  return { segments: calls.length, intervalMs: options.pacedIntervalMs, commandMs: summarize(calls.map((c) => c.ms)), range, calls };
 }
 
 async function copyBackup(from: BaseBackup): Promise<BaseBackup> {

@@ -33,6 +33,8 @@ const archiveMetrics: Metric<ArchiveResult>[] = [
   { label: 'archive_command median (ms)', value: (r) => r.commandMs.median, ratio: true },
   { label: 'archive_command p99 (ms)', value: (r) => r.commandMs.p99, ratio: true },
   { label: 'archive_command mean (ms)', value: (r) => r.commandMs.mean, ratio: true },
+  { label: 'at a steady pace: archive_command median (ms)', value: (r) => r.paced?.commandMs.median, ratio: true },
+  { label: 'at a steady pace: archive_command p99 (ms)', value: (r) => r.paced?.commandMs.p99, ratio: true },
   { label: 'throughput (segments/s)', value: (r) => r.segmentsPerSecond, digits: 2, ratio: true },
   { label: 'throughput (MiB/s)', value: (r) => r.mibPerSecond, ratio: true },
   { label: 'load → last archived (s)', value: (r) => r.totalSeconds, ratio: true },
@@ -123,7 +125,15 @@ export function formatReport(report: WalBenchReport, table: string): string {
     table,
     '',
   ];
+  const paced = report.archive.find((r) => r.paced)?.paced;
+  if (paced) {
+    lines.push(`steady pace: ${paced.segments} segments, one every ${paced.intervalMs} ms (row inserts, then a segment switch), before the pgbench load, with spare CPU.`);
+  }
   for (const r of report.archive) {
+    if (r.paced?.agent) {
+      const a = r.paced.agent;
+      lines.push(`walship agent, at a steady pace: inside the agent per archive_command ${ms(a.handlerMs)}; outside it (client, spool, wrapper) ${ms(a.outsideHandlerMs)}, of which queued for the agent ${ms(a.queuedMs)}`);
+    }
     if (r.agent) {
       lines.push(
         `walship agent, archiving: inside the agent per archive_command ${ms(r.agent.handlerMs)}; outside it (client, spool, wrapper) ${ms(r.agent.outsideHandlerMs)}, of which queued for the agent ${ms(r.agent.queuedMs)}; ` +

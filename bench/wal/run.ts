@@ -1,7 +1,8 @@
 // WAL archiving and recovery, walship beside pgBackRest 2.45, on the same
 // machine and the same pgbench WAL:
 //
-//   node bench/wal/run.ts [--segments N] [--cli-recovery] [--get-queue-max SIZE]
+//   node bench/wal/run.ts [--segments N] [--paced N] [--paced-interval-ms MS]
+//                         [--cli-recovery] [--get-queue-max SIZE]
 //                         [--agent-env NAME=VALUE ...]
 //
 // (run `npm run build` first: walship runs from dist/ as users run it.)
@@ -43,6 +44,9 @@ import {
 const { values } = parseArgs({
   options: {
     segments: { type: 'string', default: '200' },
+    // The steady-pace phase: segments, and one every this many ms.
+    paced: { type: 'string', default: '40' },
+    'paced-interval-ms': { type: 'string', default: '500' },
     'cli-recovery': { type: 'boolean', default: false },
     // pgBackRest's default; the walship agent prefetches WALG_DOWNLOAD_CONCURRENCY (4) segments = 64 MiB.
     'get-queue-max': { type: 'string', default: '128MiB' },
@@ -52,6 +56,8 @@ const { values } = parseArgs({
 });
 const agentEnv = envPairs(values['agent-env'], '--agent-env');
 const segments = positiveInteger(values.segments, '--segments');
+const pacedSegments = values.paced === '0' ? 0 : positiveInteger(values.paced, '--paced');
+const pacedIntervalMs = positiveInteger(values['paced-interval-ms'], '--paced-interval-ms');
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -76,7 +82,7 @@ try {
   const overheadAtStart = await measureWrapperOverhead(wrapper, work);
 
   // Archive runs. Base backups are taken before each load for the recoveries below.
-  const archiveOptions = { segments, scale, workDir: work, wrapper, timeoutMs, postgresIds, log };
+  const archiveOptions = { segments, scale, workDir: work, wrapper, timeoutMs, postgresIds, log, pacedSegments, pacedIntervalMs };
   const archive: ArchiveResult[] = [];
   const plans: { subject: (c: Cleanup) => Promise<ArchiveSubject>; backups: number }[] = [
     { subject: (c) => walshipAgentArchive(c, agentEnv), backups: 1 },
@@ -123,7 +129,8 @@ try {
       walship: 'filesystem store (WALG_FILE_PREFIX) in a temp dir, lz4, WALG_UPLOAD_CONCURRENCY 4, WALG_DOWNLOAD_CONCURRENCY 4 (defaults)',
       agentEnv,
       pgbackrest: `posix repo in a temp dir, compress-type=lz4, process-max=2, archive-get-queue-max=${values['get-queue-max']} (async get)`,
-      timing: 'archive_command/restore_command wrapped by bench/lib/timing-wrapper.ts (date +%s%N before and after)',
+      timing: 'archive_command/restore_command wrapped by bench/lib/timing-wrapper.ts (bash, EPOCHREALTIME before and after: no fork inside the timed span)',
+      paced: `${pacedSegments} segments, one every ${pacedIntervalMs} ms, before the pgbench load`,
     },
     wrapperOverheadMs: { atStart: overheadAtStart, atEnd: overheadAtEnd },
     archive,
