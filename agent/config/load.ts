@@ -79,6 +79,7 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
     agent: {
       spoolDir: get<string>('WALSHIP_SPOOL_DIR'),
       uploadAhead: get<boolean>('WALSHIP_UPLOAD_AHEAD'),
+      followWal: get<boolean>('WALSHIP_FOLLOW_WAL'),
       httpAddress: get<string>('WALSHIP_HTTP_ADDRESS'),
       shutdownGraceMs: get<number>('WALSHIP_SHUTDOWN_GRACE'),
       healthIntervalMs: get<number>('WALSHIP_HEALTH_INTERVAL'),

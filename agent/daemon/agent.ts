@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { openWalArchive } from '../wal/archive.ts';
 import { startSha256Worker } from '../util/sha256-offload.ts';
+import { SegmentFollower } from '../wal/segment-follower.ts';
 import { WalPrefetcher } from '../wal/prefetch.ts';
 import { pushWalFile } from '../wal/push.ts';
 import { fetchFailure } from '../wal/fetch-failure.ts';
@@ -96,8 +97,11 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
 
 export async function startAgent(config: Config, store: StorageDriver, log: Logger, metrics: WalshipMetrics, extras: AgentExtras = {}): Promise<RunningAgent> {
   const hasher = startSha256Worker();
-  const archive = await openWalArchive(config, store, hasher.digest);
   const pgdata = config.pg.pgdata;
+  const opened = await openWalArchive(config, store, hasher.digest);
+  const follower = pgdata !== undefined && config.agent.followWal ? new SegmentFollower(join(pgdata, 'pg_wal'), opened.codec) : undefined;
+  follower?.start();
+  const archive = follower ? { ...opened, preEncoded: (name: string, data: Buffer) => follower.take(name, data) } : opened;
   const owner = await dataOwner(pgdata);
   const prefetcher = new WalPrefetcher(archive, config.transfer.downloadConcurrency, owner ? { owner } : {}, {
     hit: () => metrics.prefetchHits.inc(),
@@ -112,7 +116,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
       concurrency: config.transfer.uploadConcurrency,
       onUploaded: (name, result, ms) => {
         archived(name, result.bytes);
-        log.info({ segment: name, outcome: result.outcome, bytes: result.bytes, ms }, 'archived ahead');
+        log.info({ segment: name, outcome: result.outcome, bytes: result.bytes, ms, preEncoded: result.preEncoded ?? false }, 'archived ahead');
       },
       onError: (name, err) => log.warn({ segment: name, code: asWalshipError(err).code, err: asWalshipError(err).message }, 'upload ahead failed; archive_command will retry'),
     });
@@ -189,6 +193,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
       await backups?.stop();
       await uploads?.stop();
       await prefetcher.close(pgdata === undefined ? undefined : join(pgdata, 'pg_wal'));
+      follower?.stop();
       await hasher.close();
     },
   };

@@ -29,8 +29,8 @@ function release(buffer: Buffer): void {
 
 export interface LocalWalFile {
   size: number;
-  /** Under way from the moment the file is read. */
-  sha256: Promise<string>;
+  /** Started on the first call. */
+  sha256(): Promise<string>;
   /** The whole content, when it was small enough to read into memory. */
   data: Buffer | undefined;
   /** The first bytes: the long page header of a segment. */
@@ -56,7 +56,7 @@ export async function readLocalWal(path: string, sha256: Sha256): Promise<LocalW
       const { sha256: hex } = await sha256File(path).catch((err: unknown) => {
         throw ioError(path, err);
       });
-      return { size, sha256: Promise.resolve(hex), data: undefined, head, body: () => createReadStream(path, { highWaterMark: 1024 * 1024 }), done: () => undefined };
+      return { size, sha256: () => Promise.resolve(hex), data: undefined, head, body: () => createReadStream(path, { highWaterMark: 1024 * 1024 }), done: () => undefined };
     }
     const buffer = acquire(size);
     let filled = 0;
@@ -67,12 +67,10 @@ export async function readLocalWal(path: string, sha256: Sha256): Promise<LocalW
     }
     const data = buffer.subarray(0, filled);
     let returned = false;
-    const hashing = sha256(data);
-    // Settled by whoever awaits it; a file that fails its checks never is.
-    hashing.catch(() => undefined);
+    let hashing: Promise<string> | undefined;
     return {
       size: filled,
-      sha256: hashing,
+      sha256: () => (hashing ??= sha256(data)),
       data,
       head: Buffer.from(data.subarray(0, LONG_HEADER_BYTES)),
       body: () => Readable.from([data], { objectMode: false }),

@@ -12,6 +12,7 @@ import { parseWalFileName } from './names.ts';
 import { checkSegment, parseSegmentHeader } from './segment-header.ts';
 import { readLocalWal } from './local-file.ts';
 import type { Sha256 } from '../util/sha256-offload.ts';
+import type { PreEncoded } from './segment-follower.ts';
 
 // archive_command's half: PostgreSQL deletes or recycles a segment once this
 // returns success, so success must mean "in the store, whole" and nothing less.
@@ -24,6 +25,8 @@ export interface WalArchive {
   identity: ClusterIdentity;
   /** How segments are hashed: in a worker thread in the agent, in place for a one-shot command. */
   sha256: Sha256;
+  /** The agent's segment follower: the hash and encoding of a segment done while it was written. */
+  preEncoded?: (name: string, data: Buffer) => Promise<PreEncoded | undefined>;
 }
 
 export type PushOutcome = 'uploaded' | 'already-archived';
@@ -33,6 +36,8 @@ export interface PushResult {
   key: string;
   bytes: number;
   sha256: string;
+  /** Hashed and encoded while PostgreSQL was still writing it. */
+  preEncoded?: boolean;
 }
 
 export async function pushWalFile(archive: WalArchive, path: string): Promise<PushResult> {
@@ -52,9 +57,10 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
     // archived copy all run at once: each is a few milliseconds PostgreSQL
     // may be waiting for. The metadata needs the hash before the upload
     // starts, so a segment held in memory is encoded into memory first.
-    const encoding = local.data === undefined ? undefined : encodeInMemory(archive.codec, local.data);
+    const early = local.data === undefined || archive.preEncoded === undefined ? undefined : await archive.preEncoded(file.name, local.data);
+    const encoding = early !== undefined ? Promise.resolve(early.encoded) : local.data === undefined ? undefined : encodeInMemory(archive.codec, local.data);
     encoding?.catch(() => undefined);
-    const [sha256, existing] = await Promise.all([local.sha256, findArchived(archive.store, file.name)]);
+    const [sha256, existing] = await Promise.all([early?.sha256 ?? local.sha256(), findArchived(archive.store, file.name)]);
     if (existing) {
       await encoding?.catch(() => undefined);
       reusable = true;
@@ -73,7 +79,7 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
       if (!raced) throw new WalshipError('STORE_REQUEST_FAILED', `put-if-absent ${key}: refused as existing, yet not found`);
       return await compareWithArchived(archive, file.name, raced, sha256, size);
     }
-    return { outcome: 'uploaded', key, bytes: size, sha256 };
+    return { outcome: 'uploaded', key, bytes: size, sha256, ...(early ? { preEncoded: true } : {}) };
   } finally {
     local.done(reusable);
   }

@@ -72,6 +72,8 @@ export interface AgentArchiveStats {
   /** Upload-ahead durations (read, hash, compress, write, from .ready), ms. */
   uploadAheadMs: Summary;
   uploadsAhead: number;
+  /** Of those, hashed and compressed while PostgreSQL was still writing them. */
+  preEncoded: number;
   /** archive_command wall time minus the agent's handler time, paired by segment: the sh client, the spool hand-over and the wrapper. */
   outsideHandlerMs: Summary;
 }
@@ -222,5 +224,6 @@ function agentArchiveStats(lines: Record<string, unknown>[], first: string, last
     queuedMs: summarize(pushes.map((l) => Number(l.queuedMs))),
     uploadAheadMs: summarize(ahead.map((l) => Number(l.ms))),
     uploadsAhead: ahead.length,
+    preEncoded: ahead.filter((l) => l.preEncoded === true).length,
   };
 }

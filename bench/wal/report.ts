@@ -132,12 +132,12 @@ export function formatReport(report: WalBenchReport, table: string): string {
   for (const r of report.archive) {
     if (r.paced?.agent) {
       const a = r.paced.agent;
-      lines.push(`walship agent, at a steady pace: inside the agent per archive_command ${ms(a.handlerMs)}; outside it (client, spool, wrapper) ${ms(a.outsideHandlerMs)}, of which queued for the agent ${ms(a.queuedMs)}`);
+      lines.push(`walship agent, at a steady pace: inside the agent per archive_command ${ms(a.handlerMs)}; outside it (client, spool, wrapper) ${ms(a.outsideHandlerMs)}, of which queued for the agent ${ms(a.queuedMs)}; ${a.preEncoded} of ${a.uploadsAhead} followed while written`);
     }
     if (r.agent) {
       lines.push(
         `walship agent, archiving: inside the agent per archive_command ${ms(r.agent.handlerMs)}; outside it (client, spool, wrapper) ${ms(r.agent.outsideHandlerMs)}, of which queued for the agent ${ms(r.agent.queuedMs)}; ` +
-          `${r.agent.uploadsAhead} segments uploaded ahead of the archiver, each ${ms(r.agent.uploadAheadMs)}`,
+          `${r.agent.uploadsAhead} segments uploaded ahead of the archiver (${r.agent.preEncoded} followed while written), each ${ms(r.agent.uploadAheadMs)}`,
       );
     }
   }

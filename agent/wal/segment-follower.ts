@@ -1,0 +1,239 @@
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { Codec } from '../codec/index.ts';
+import { parseWalFileName, segmentName, type WalFileName } from './names.ts';
+import { LONG_HEADER_BYTES, parseSegmentHeader } from './segment-header.ts';
+
+// PostgreSQL marks a segment ready the moment it is finished, and its
+// archiver asks for it at once, so archive_command would wait for the whole
+// segment to be read, hashed and compressed. The follower does most of that
+// while PostgreSQL is still writing the segment: it reads the pages that
+// are final (a page is final once the page after it has been started,
+// because WAL is written in order and a finished page is never rewritten),
+// hashes them and feeds them to the encoder. When the segment is pushed,
+// take() compares what it read with the finished file, byte for byte, and
+// only encodes the last pages. Anything unexpected (a rewritten page after
+// a crash, a recycled file holding old pages, another timeline) makes the
+// comparison or the checks fail, and the push does the whole work itself:
+// the follower can make a push faster, never different.
+
+export interface PreEncoded {
+  sha256: string;
+  encoded: Buffer;
+}
+
+export interface SegmentFollowerOptions {
+  pollMs?: number;
+  /** Most bytes read per poll. */
+  readBytes?: number;
+}
+
+interface Following {
+  file: WalFileName;
+  fd: number;
+  segmentSize: number;
+  blockSize: number;
+  magic: number;
+  start: bigint;
+  /** The file's bytes as read: [0, done) are final, hashed and fed to the encoder. */
+  cache: Buffer;
+  done: number;
+  hash: Hash;
+  input: PassThrough;
+  output: Buffer[];
+  finished: Promise<void>;
+  /** When a poll last found new final pages (or the follow began). */
+  progressAt: number;
+}
+
+/** Idle this long, the segment may have ended early (a switch) or the timeline changed: look for another. */
+const LOOK_AROUND_MS = 1000;
+const SEGMENT_NAME = /^[0-9A-F]{24}$/;
+
+export class SegmentFollower {
+  readonly #dir: string;
+  readonly #codec: Codec;
+  readonly #pollMs: number;
+  readonly #readBytes: number;
+  /** The segment being written and, until a push takes it, the one before: it is pushed just after the next begins. */
+  #states: Following[] = [];
+  #scannedAt = Number.NEGATIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(pgWalDir: string, codec: Codec, options: SegmentFollowerOptions = {}) {
+    this.#dir = pgWalDir;
+    this.#codec = codec;
+    this.#pollMs = options.pollMs ?? 10;
+    this.#readBytes = options.readBytes ?? 1 << 20;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.poll(), this.#pollMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    for (const state of this.#states.splice(0)) this.#release(state);
+  }
+
+  /** The segments followed, oldest first. */
+  get following(): string[] {
+    return this.#states.map((s) => s.file.name);
+  }
+
+  /** Reads what PostgreSQL has finished writing since the last poll. Never throws: following is an optimisation. */
+  poll(now = Date.now()): void {
+    try {
+      const current = this.#states.at(-1);
+      if (current !== undefined && this.#advance(current)) {
+        current.progressAt = now;
+        return;
+      }
+      // No progress: the next segment may have begun.
+      const next = current === undefined ? undefined : segmentName(current.file.timeline, current.file.segNo! + 1n, current.segmentSize);
+      if (next !== undefined && this.#isBegun(next)) {
+        this.#follow(next, now);
+      } else if (now - this.#scannedAt >= LOOK_AROUND_MS && (current === undefined || now - current.progressAt >= LOOK_AROUND_MS)) {
+        this.#scannedAt = now;
+        const found = this.#newest();
+        if (found !== undefined && !this.#states.some((s) => s.file.name === found)) this.#follow(found, now);
+      }
+      const latest = this.#states.at(-1);
+      if (latest !== undefined && latest !== current && this.#advance(latest)) latest.progressAt = now;
+    } catch {
+      for (const state of this.#states.splice(0)) this.#release(state);
+    }
+  }
+
+  /**
+   * For a push of `name` whose whole content is `data`: the hash and the
+   * encoded object, or undefined when the follower cannot vouch for them.
+   */
+  async take(name: string, data: Buffer): Promise<PreEncoded | undefined> {
+    const state = this.#states.find((s) => s.file.name === name);
+    if (state === undefined) return undefined;
+    // From here on this segment is the push's; the poller moves on to the next.
+    this.#states.splice(this.#states.indexOf(state), 1);
+    closeSync(state.fd);
+    if (data.length !== state.segmentSize) {
+      state.input.destroy();
+      return undefined;
+    }
+    if (!data.subarray(0, state.done).equals(state.cache.subarray(0, state.done))) {
+      state.input.destroy();
+      return undefined;
+    }
+    const tail = data.subarray(state.done);
+    state.hash.update(tail);
+    state.input.end(tail);
+    try {
+      await state.finished;
+    } catch {
+      return undefined;
+    }
+    return { sha256: state.hash.digest('hex'), encoded: Buffer.concat(state.output) };
+  }
+
+  /** Whether a segment file exists and its first page is where its name says, i.e. PostgreSQL has begun writing it. */
+  #isBegun(name: string): boolean {
+    let fd: number;
+    try {
+      fd = openSync(join(this.#dir, name), 'r');
+    } catch {
+      return false;
+    }
+    try {
+      const page = Buffer.alloc(LONG_HEADER_BYTES);
+      if (readSync(fd, page, 0, LONG_HEADER_BYTES, 0) < LONG_HEADER_BYTES) return false;
+      const header = parseSegmentHeader(page, name);
+      return header.pageAddress === parseWalFileName(name, header.segmentSize).segNo! * BigInt(header.segmentSize);
+    } catch {
+      return false;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The newest segment PostgreSQL has begun: newer names are preallocated or recycled files holding old pages. */
+  #newest(): string | undefined {
+    const names = readdirSync(this.#dir)
+      .filter((n) => SEGMENT_NAME.test(n))
+      .sort()
+      .reverse();
+    return names.find((n) => this.#isBegun(n));
+  }
+
+  #follow(name: string, now: number): void {
+    while (this.#states.length >= 2) this.#release(this.#states.shift()!);
+    const fd = openSync(join(this.#dir, name), 'r');
+    try {
+      const first = Buffer.alloc(LONG_HEADER_BYTES);
+      readSync(fd, first, 0, LONG_HEADER_BYTES, 0);
+      const header = parseSegmentHeader(first, name);
+      const file = parseWalFileName(name, header.segmentSize);
+      const input = new PassThrough();
+      const encoded = this.#codec.encode(input);
+      const output: Buffer[] = [];
+      encoded.on('data', (chunk: Buffer) => output.push(chunk));
+      const finished = new Promise<void>((resolve, reject) => {
+        encoded.on('end', resolve);
+        encoded.on('error', reject);
+        input.on('error', reject);
+      });
+      finished.catch(() => undefined);
+      this.#states.push({
+        file,
+        fd,
+        segmentSize: header.segmentSize,
+        blockSize: header.blockSize,
+        magic: first.readUInt16LE(0),
+        start: header.pageAddress,
+        cache: Buffer.allocUnsafe(header.segmentSize),
+        done: 0,
+        hash: createHash('sha256'),
+        input,
+        output,
+        finished,
+        progressAt: now,
+      });
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  #release(state: Following): void {
+    closeSync(state.fd);
+    state.input.destroy();
+  }
+
+  #pageIsWritten(state: Following, buffer: Buffer, at: number, offset: number): boolean {
+    return buffer.readUInt16LE(at) === state.magic && buffer.readBigUInt64LE(at + 8) === state.start + BigInt(offset);
+  }
+
+  /** Reads new final pages; true if there were any. */
+  #advance(state: Following): boolean {
+    const { blockSize, segmentSize } = state;
+    // Nothing new is final until the page after the last final one is started: one small read says.
+    const probeAt = state.done + blockSize;
+    if (probeAt >= segmentSize) return false; // the last page: final only with the finished file, in take()
+    const probe = state.cache.subarray(probeAt, probeAt + 16);
+    if (readSync(state.fd, probe, 0, 16, probeAt) < 16 || !this.#pageIsWritten(state, probe, 0, probeAt)) return false;
+
+    const length = Math.min(this.#readBytes, segmentSize - state.done);
+    const read = readSync(state.fd, state.cache, state.done, length, state.done);
+    let written = state.done;
+    while (written + blockSize <= state.done + read && this.#pageIsWritten(state, state.cache, written, written)) written += blockSize;
+    // The last page written may still be filling up.
+    const final = written - blockSize;
+    if (final <= state.done) return false;
+    const pages = state.cache.subarray(state.done, final);
+    state.hash.update(pages);
+    state.input.write(pages);
+    state.done = final;
+    return true;
+  }
+}
