@@ -1,0 +1,110 @@
+// Synchronous output framing for a worker thread: the producer reads file
+// data straight into the writer's input buffer (no copy), and full buffers
+// become output batches, LZ4 frames or the bytes as they are. Batches are
+// fresh ArrayBuffers, so they can be transferred to another thread.
+
+import { compressFrameSync } from 'lz4-napi';
+import type { Reclaimer } from '../util/reclaim.ts';
+import { LZ4_FRAME_INPUT_BYTES } from './lz4-encoder.ts';
+import { endMarker, startMarker } from './lz4-frame-format.ts';
+
+/** Output is handed on in batches of about this size: few messages, little memory. */
+const BATCH_BYTES = 256 << 10;
+
+export interface ChunkWriter {
+  /** Free space of the input buffer, to fill in place; never empty. */
+  space(): Buffer;
+  /** Marks n bytes of space() as filled. */
+  commit(n: number): void;
+  /** Ends the current input chunk early. */
+  flush(): void;
+  /** Ends the stream: everything is in ready afterwards. */
+  end(): void;
+  /** Finished output batches, oldest first; the caller takes them. */
+  readonly ready: Buffer[];
+}
+
+/** LZ4 frames of up to LZ4_FRAME_INPUT_BYTES each, between walship's start and end markers. */
+export class Lz4ChunkWriter implements ChunkWriter {
+  readonly ready: Buffer[] = [];
+  readonly #input = Buffer.allocUnsafeSlow(LZ4_FRAME_INPUT_BYTES);
+  #filled = 0;
+  #batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  #batched = 0;
+  #decodedBytes = 0;
+  readonly #reclaimer: Reclaimer | undefined;
+
+  /** reclaimer: told of what each compression call allocates. */
+  constructor(reclaimer?: Reclaimer) {
+    this.#reclaimer = reclaimer;
+    this.#append(startMarker());
+  }
+
+  space(): Buffer {
+    return this.#input.subarray(this.#filled);
+  }
+
+  commit(n: number): void {
+    this.#filled += n;
+    if (this.#filled === this.#input.length) this.flush();
+  }
+
+  flush(): void {
+    if (this.#filled === 0) return;
+    // The content checksum is what catches a flipped bit (see lz4-encoder.ts).
+    this.#append(compressFrameSync(this.#input.subarray(0, this.#filled), { contentChecksum: true }));
+    // lz4-napi sizes its output for the worst case: count the input.
+    this.#reclaimer?.note(this.#filled);
+    this.#decodedBytes += this.#filled;
+    this.#filled = 0;
+  }
+
+  end(): void {
+    this.flush();
+    this.#append(endMarker(this.#decodedBytes));
+    this.#ship();
+  }
+
+  #append(bytes: Buffer): void {
+    if (this.#batched + bytes.length > this.#batch.length) {
+      this.#ship();
+      if (bytes.length > this.#batch.length) this.#batch = Buffer.allocUnsafeSlow(bytes.length);
+    }
+    bytes.copy(this.#batch, this.#batched);
+    this.#batched += bytes.length;
+  }
+
+  #ship(): void {
+    if (this.#batched === 0) return;
+    this.ready.push(this.#batch.subarray(0, this.#batched));
+    this.#batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.#batched = 0;
+  }
+}
+
+/** The bytes unchanged, in batches: for a compressor that runs elsewhere. */
+export class PlainChunkWriter implements ChunkWriter {
+  readonly ready: Buffer[] = [];
+  #input = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  #filled = 0;
+
+  space(): Buffer {
+    return this.#input.subarray(this.#filled);
+  }
+
+  commit(n: number): void {
+    this.#filled += n;
+    if (this.#filled === this.#input.length) this.flush();
+  }
+
+  flush(): void {
+    if (this.#filled === 0) return;
+    this.ready.push(this.#input.subarray(0, this.#filled));
+    this.#input = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.#filled = 0;
+  }
+
+  end(): void {
+    this.flush();
+  }
+}
