@@ -5,12 +5,11 @@ import { encodingFromMetadata } from '../codec/index.ts';
 import { WalshipError, isWalshipError, localIoError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { fsyncDir } from '../util/atomic-file.ts';
-import { sha256FileReusing } from '../util/hash-stream.ts';
 import { runLimited } from '../util/limit.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { readManifest, resolveBackup } from './catalog.ts';
 import { PG_CONTROL } from './exclusions.ts';
-import { extractPart } from './extract-part.ts';
+import { PartWorkers } from './part-workers.ts';
 import type { BackupFile, BackupManifest, BackupSentinel } from './manifest.ts';
 import { validateTarget, writeRecoveryConfig, type RecoveryTarget } from './recovery-conf.ts';
 
@@ -161,6 +160,7 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
   const toWrite: BackupFile[] = [];
   let filesKept = 0;
   let filesRemoved = 0;
+  let total = 0;
   if (mode === 'delta') {
     const keep = new Set<string>([...manifest.directories.map((d) => d.path), ...manifest.files.map((f) => f.path), PG_CONTROL, 'global']);
     for (const path of await strayEntries(dest, keep)) {
@@ -168,48 +168,62 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
       await rm(join(dest, path), { recursive: true, force: true });
       filesRemoved++;
     }
-    await runLimited(
-      manifest.files.map((file) => async () => {
-        const local = join(dest, file.path);
-        const st = await stat(local).catch(() => undefined);
-        if (st?.isFile() && st.size === file.size && (await sha256FileReusing(local)).sha256 === file.sha256) filesKept++;
-        else toWrite.push(file);
-      }),
-      options.concurrency,
-    );
-  } else {
-    toWrite.push(...manifest.files);
   }
 
-  // Download the parts that hold something to write, in parallel.
-  const byPart = new Map<number, Map<string, BackupFile>>();
-  for (const f of toWrite) {
-    if (!byPart.has(f.part)) byPart.set(f.part, new Map());
-    byPart.get(f.part)!.set(f.path, f);
+  // Checksums (delta) and parts are worked on by worker threads; the main thread moves bytes.
+  const workers = new PartWorkers(options.concurrency);
+  try {
+    if (mode === 'delta') {
+      // Largest first: one big segment hashed last would leave the other workers idle.
+      await runLimited(
+        [...manifest.files].sort((a, b) => b.size - a.size).map((file) => async () => {
+          const local = join(dest, file.path);
+          const st = await stat(local).catch(() => undefined);
+          if (st?.isFile() && st.size === file.size && (await workers.use((w) => w.sha256(local))).sha256 === file.sha256) filesKept++;
+          else toWrite.push(file);
+        }),
+        options.concurrency,
+      );
+    } else {
+      toWrite.push(...manifest.files);
+    }
+
+    // Download the parts that hold something to write, in parallel.
+    const byPart = new Map<number, BackupFile[]>();
+    for (const f of toWrite) {
+      if (!byPart.has(f.part)) byPart.set(f.part, []);
+      byPart.get(f.part)!.push(f);
+    }
+    total = toWrite.reduce((s, f) => s + f.size, 0);
+    let done = 0;
+    const parts = manifest.parts.filter((p) => byPart.has(p.part));
+    await runLimited(
+      parts.map((part) => () =>
+        workers.use(async (worker) => {
+          try {
+            const { body, info } = await archive.store.get(part.key);
+            const how = encodingFromMetadata(info.key, info.metadata, encryptedByDefault);
+            // lz4 (and plain tar) is decoded on the worker; other methods on the main thread's codec.
+            const onWorker = how.compression === 'lz4' || how.compression === 'none';
+            const source = onWorker ? archive.codec.decrypt(body, how) : archive.codec.decode(body, how);
+            await worker.unpack(
+              { dest, partKey: part.key, wanted: byPart.get(part.part)!, compression: how.compression === 'lz4' ? 'lz4' : 'none', ...(owner ? { owner } : {}) },
+              source,
+              (n) => {
+                done += n;
+                options.onProgress?.(done, total);
+              },
+            );
+          } catch (err) {
+            throw namingPart(err, part.key);
+          }
+        }),
+      ),
+      options.concurrency,
+    );
+  } finally {
+    await workers.close();
   }
-  const total = toWrite.reduce((s, f) => s + f.size, 0);
-  let done = 0;
-  const parts = manifest.parts.filter((p) => byPart.has(p.part));
-  await runLimited(
-    parts.map((part) => async () => {
-      try {
-        const { body, info } = await archive.store.get(part.key);
-        const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, encryptedByDefault));
-        await extractPart(decoded, part.key, {
-          dest,
-          wanted: byPart.get(part.part)!,
-          ...(owner ? { owner } : {}),
-          onBytes: (n) => {
-            done += n;
-            options.onProgress?.(done, total);
-          },
-        });
-      } catch (err) {
-        throw namingPart(err, part.key);
-      }
-    }),
-    options.concurrency,
-  );
 
   // Recovery files, then pg_control last.
   const backupLabel = join(dest, 'backup_label');

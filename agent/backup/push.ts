@@ -17,10 +17,9 @@ import type { WalArchive } from '../wal/push.ts';
 import { writeManifest, writeSentinel } from './catalog.ts';
 import { backupDir, backupName, manifestKey, partKey, sentinelKey } from './layout.ts';
 import { MANIFEST_FORMAT, sentinelOf, type BackupFile, type BackupManifest, type BackupPart, type BackupSentinel } from './manifest.ts';
-import { PageVerifier } from './page-verify.ts';
+import { PartWorkers } from './part-workers.ts';
 import { partition } from './partition.ts';
 import { scanDataDirectory } from './scan.ts';
-import { tarPart } from './tar-part.ts';
 
 // backup-push: an online base backup through non-exclusive backup mode,
 // files streamed from disk through the codec to the store in parallel
@@ -113,42 +112,47 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
       const total = scan.files.reduce((s, f) => s + f.size, 0);
       const parts = partition(scan.files, options.partBytes, config.transfer.uploadConcurrency);
       const extension = extensionFor(archive.codec.encoding.compression);
-      const verifier = options.verify ? new PageVerifier(facts.dataChecksums, start.lsn) : undefined;
+      const verifyFromLsn = options.verify && facts.dataChecksums ? start.lsn : undefined;
+      // lz4 is framed on the worker threads; other methods stream through the main thread's codec.
+      const workerCompression = archive.codec.encoding.compression === 'lz4' ? 'lz4' : 'none';
       let done = 0;
+      const workers = new PartWorkers(config.transfer.uploadConcurrency);
 
-      const uploaded = await runLimited(
-        parts.map((files, i) => async (): Promise<{ part: BackupPart; files: BackupFile[] }> => {
-          const part = i + 1;
-          const key = partKey(name, part, extension);
-          let records: BackupFile[] = [];
-          let stored = 0;
-          await store.put(
-            key,
-            () => {
-              // A retry starts the part over: keep only the last attempt's records.
-              records = [];
-              stored = 0;
-              verifier?.resetPart(part);
-              const encoded = archive.codec.encode(
-                tarPart(files, part, {
-                  onFile: (f) => records.push(f),
-                  onBlock: (file, offset, chunk) => {
-                    verifier?.check(part, file.path, offset, chunk);
-                    done += chunk.length;
+      let uploaded: { part: BackupPart; files: BackupFile[]; corruptBlocks: { path: string; block: number }[] }[];
+      try {
+        uploaded = await runLimited(
+          parts.map((files, i) => () =>
+            workers.use(async (worker) => {
+              const part = i + 1;
+              const key = partKey(name, part, extension);
+              let attempt: Promise<{ files: BackupFile[]; corruptBlocks: { path: string; block: number }[] }> | undefined;
+              let stored = 0;
+              await store.put(
+                key,
+                () => {
+                  // A retry starts the part over: only the last attempt counts.
+                  stored = 0;
+                  const job = worker.pack({ files, part, compression: workerCompression, ...(verifyFromLsn === undefined ? {} : { verifyFromLsn }) }, (n) => {
+                    done += n;
                     options.onProgress?.(done, total);
-                  },
-                }),
+                  });
+                  attempt = job.result;
+                  const encoded = workerCompression === 'lz4' ? archive.codec.encrypt(job.stream) : archive.codec.encode(job.stream);
+                  encoded.on('data', (c: Buffer) => (stored += c.length));
+                  return encoded;
+                },
+                { metadata: encodingMetadata(archive.codec.encoding) },
               );
-              encoded.on('data', (c: Buffer) => (stored += c.length));
-              return encoded;
-            },
-            { metadata: encodingMetadata(archive.codec.encoding) },
-          );
-          const dataBytes = records.reduce((s, f) => s + f.size, 0);
-          return { part: { part, key, files: records.length, dataBytes, storedBytes: stored }, files: records };
-        }),
-        config.transfer.uploadConcurrency,
-      );
+              const { files: records, corruptBlocks } = await attempt!;
+              const dataBytes = records.reduce((s, f) => s + f.size, 0);
+              return { part: { part, key, files: records.length, dataBytes, storedBytes: stored }, files: records, corruptBlocks };
+            }),
+          ),
+          config.transfer.uploadConcurrency,
+        );
+      } finally {
+        await workers.close();
+      }
       const pgControl = await readPgControl(options.pgdata);
 
       const stop = await stopBackup(client, facts);
@@ -158,7 +162,7 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
 
       const files = uploaded.flatMap((u) => u.files).sort((a, b) => (a.path < b.path ? -1 : 1));
       const partsInfo = uploaded.map((u) => u.part);
-      const corruptBlocks = verifier?.corruptBlocks();
+      const corruptBlocks = options.verify ? uploaded.flatMap((u) => u.corruptBlocks) : undefined;
       const manifest: BackupManifest = {
         formatVersion: MANIFEST_FORMAT,
         name,
@@ -181,7 +185,7 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
         ...(options.userData === undefined ? {} : { userData: options.userData }),
         encoding: archive.codec.encoding,
         manifestKey: manifestKey(name, extension),
-        ...(verifier ? { verified: verifier.enabled, corruptBlocks: corruptBlocks ?? [] } : {}),
+        ...(options.verify ? { verified: facts.dataChecksums, corruptBlocks: corruptBlocks ?? [] } : {}),
         parts: partsInfo,
         files,
         directories: scan.directories,
