@@ -11,6 +11,7 @@ import { endMarker, startMarker } from './lz4-frame-format.ts';
 /** Output is handed on in batches of about this size: few messages, little memory. */
 const BATCH_BYTES = 256 << 10;
 
+
 export interface ChunkWriter {
   /** Free space of the input buffer, to fill in place; never empty. */
   space(): Buffer;
@@ -52,8 +53,10 @@ export class Lz4ChunkWriter implements ChunkWriter {
   flush(): void {
     if (this.#filled === 0) return;
     // The content checksum is what catches a flipped bit (see lz4-encoder.ts).
-    this.#append(compressFrameSync(this.#input.subarray(0, this.#filled), { contentChecksum: true }));
-    // lz4-napi sizes its output for the worst case: count the input.
+    const frame = compressFrameSync(this.#input.subarray(0, this.#filled), { contentChecksum: true });
+    this.#append(frame);
+    // Counted by input: counting only the native output (about 45 KiB per
+    // frame) left more garbage between collections (measured: +15-30 MiB peak RSS).
     this.#reclaimer?.note(this.#filled);
     this.#decodedBytes += this.#filled;
     this.#filled = 0;

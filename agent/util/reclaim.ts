@@ -9,8 +9,10 @@ import { runInNewContext } from 'node:vm';
 // that run only once V8 has collected the buffer objects and the event
 // loop has turned. Measured: a worker decoding 256 KiB LZ4 frames in a
 // loop grew past 1 GB of RSS; with a young-generation collection every
-// 8 MiB and a turn of the event loop it stayed near 75 MB. Collections of
-// a worker's small heap take about a millisecond.
+// 8 MiB and a turn of the event loop it stayed near 75 MB. Only the young
+// generation is collected: callers keep buffers short-lived (a full
+// collection every fourth time cost more CPU than the memory it saved
+// once inputs were cut small enough to die young).
 
 /** Buffer bytes dropped between two collections. */
 const COLLECT_EVERY_BYTES = 8 << 20;
@@ -27,17 +29,8 @@ function collector(): GcFunction {
   return gc;
 }
 
-/**
- * Every so many collections a full one: buffers that lived through two
- * young collections (input still queued, frames in flight) are promoted,
- * and only a full collection frees them. Measured on a worker unpacking a
- * part: peak RSS 149 MiB with young collections only, 110 with every 4th full.
- */
-const FULL_EVERY = 4;
-
 export class Reclaimer {
   #since = 0;
-  #collections = 0;
 
   /** Records bytes of buffers that are now, or soon, garbage. */
   note(bytes: number): void {
@@ -61,6 +54,6 @@ export class Reclaimer {
 
   #collect(): void {
     this.#since = 0;
-    collector()({ type: ++this.#collections % FULL_EVERY === 0 ? 'major' : 'minor' });
+    collector()({ type: 'minor' });
   }
 }

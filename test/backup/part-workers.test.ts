@@ -52,11 +52,11 @@ describe('part workers', () => {
     });
   }
 
-  async function unpack(stored: Buffer, records: BackupFile[], compression: 'lz4' | 'none', dest: string): Promise<number> {
+  async function unpack(stored: Buffer, records: BackupFile[], compression: 'lz4' | 'none', dest: string, chunkSize = 100_000): Promise<number> {
     await mkdir(join(dest, 'base', '1'), { recursive: true });
     let written = 0;
     const chunks: Buffer[] = [];
-    for (let i = 0; i < stored.length; i += 100_000) chunks.push(stored.subarray(i, i + 100_000));
+    for (let i = 0; i < stored.length; i += chunkSize) chunks.push(stored.subarray(i, i + chunkSize));
     await workers.use((w) => w.unpack({ dest, partKey: 'part_001', wanted: records, compression }, Readable.from(chunks), (n) => (written += n)));
     return written;
   }
@@ -82,6 +82,10 @@ describe('part workers', () => {
         assert.equal((await stat(join(dest, path))).mode & 0o777, 0o640);
       }
       assert.deepEqual((await readdir(join(dest, 'base', '1'))).filter((n) => n.includes('walship-restore')), [], 'no temporary file is left');
+      // The source's chunks are the caller's: large ones too are sent on as copies.
+      const before = Buffer.from(stored);
+      await unpack(stored, records, compression, join(root, `out-${compression}-whole`), stored.length);
+      assert.ok(stored.equals(before));
     });
   }
 
