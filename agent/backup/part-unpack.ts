@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Lz4FrameDecoder } from '../codec/lz4-decoder.ts';
 import { WalshipError } from '../errors.ts';
-import { Reclaimer } from '../util/reclaim.ts';
+import { threadReclaimer } from '../util/reclaim.ts';
 import type { BackupFile } from './manifest.ts';
 import { TarReader } from './tar-reader.ts';
 import type { TarHeader } from './tar-format.ts';
@@ -53,7 +53,7 @@ export class PartUnpacker {
   readonly #syncing: Promise<void>[] = [];
   #syncFailure: { error: unknown } | undefined;
   #written = 0;
-  readonly #reclaimer = new Reclaimer();
+  readonly #reclaimer = threadReclaimer;
 
   constructor(options: UnpackOptions) {
     this.#options = options;

@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { Lz4ChunkWriter, PlainChunkWriter } from '../codec/chunk-writer.ts';
 import { WalshipError, transferableError } from '../errors.ts';
 import { sha256FileSync } from '../util/hash-stream.ts';
-import { Reclaimer } from '../util/reclaim.ts';
+import { threadReclaimer } from '../util/reclaim.ts';
 import { PACK_WINDOW, type FromWorker, type PackRequest, type ToWorker } from './part-messages.ts';
 import { packPart } from './part-pack.ts';
 import { PartUnpacker, type UnpackOptions } from './part-unpack.ts';
@@ -38,7 +38,7 @@ const jobs = new Map<number, PackJob | UnpackJob>();
 async function pack(job: number, request: PackRequest): Promise<void> {
   const state: PackJob = { kind: 'pack', credit: PACK_WINDOW, cancelled: false, wake: undefined };
   jobs.set(job, state);
-  const reclaimer = new Reclaimer();
+  const reclaimer = threadReclaimer;
   const writer = request.compression === 'lz4' ? new Lz4ChunkWriter(reclaimer) : new PlainChunkWriter();
   const verifier = request.verifyFromLsn === undefined ? undefined : new PageVerifier(true, request.verifyFromLsn);
   try {

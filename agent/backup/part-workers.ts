@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { WalshipError, errorFromTransfer } from '../errors.ts';
-import { Reclaimer } from '../util/reclaim.ts';
+import { threadReclaimer } from '../util/reclaim.ts';
 import type { FromWorker, PackRequest, ToWorker } from './part-messages.ts';
 import type { PackResult } from './part-pack.ts';
 import type { UnpackOptions } from './part-unpack.ts';
@@ -35,7 +35,7 @@ export class PartWorker {
   #nextJob = 1;
   #dead: Error | undefined;
   /** The compressed bytes passing through the main thread are its garbage: collected as they go. */
-  readonly #reclaimer = new Reclaimer();
+  readonly #reclaimer = threadReclaimer;
 
   constructor() {
     // Small young generation: the worker's own garbage is small buffers and
