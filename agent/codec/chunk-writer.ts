@@ -3,10 +3,10 @@
 // become output batches, LZ4 frames or the bytes as they are. Batches are
 // fresh ArrayBuffers, so they can be transferred to another thread.
 
-import { compressFrameSync } from 'lz4-napi';
+import { compressSync } from 'lz4-napi';
 import type { Reclaimer } from '../util/reclaim.ts';
 import { LZ4_FRAME_INPUT_BYTES } from './lz4-encoder.ts';
-import { endMarker, startMarker } from './lz4-frame-format.ts';
+import { FRAME_END_MARK, blockSizeField, endMarker, frameHeader, startMarker } from './lz4-frame-format.ts';
 
 /** Output is handed on in batches of about this size: few messages, little memory. */
 const BATCH_BYTES = 256 << 10;
@@ -25,7 +25,14 @@ export interface ChunkWriter {
   readonly ready: Buffer[];
 }
 
-/** LZ4 frames of up to LZ4_FRAME_INPUT_BYTES each, between walship's start and end markers. */
+/**
+ * LZ4 frames of up to LZ4_FRAME_INPUT_BYTES each (one block apiece), between
+ * walship's start and end markers. Each block is compressed with lz4-napi's
+ * block call and framed here: its frame call, with the content checksum,
+ * took 85 ms of CPU per 128 MiB of pgbench data against 48 ms (0.5 s of a
+ * 1.6 GB backup). Integrity comes from the manifest's sha256 of every file,
+ * checked on restore, and the content size each frame records.
+ */
 export class Lz4ChunkWriter implements ChunkWriter {
   readonly ready: Buffer[] = [];
   readonly #input = Buffer.allocUnsafeSlow(LZ4_FRAME_INPUT_BYTES);
@@ -52,9 +59,14 @@ export class Lz4ChunkWriter implements ChunkWriter {
 
   flush(): void {
     if (this.#filled === 0) return;
-    // The content checksum is what catches a flipped bit (see lz4-encoder.ts).
-    const frame = compressFrameSync(this.#input.subarray(0, this.#filled), { contentChecksum: true });
-    this.#append(frame);
+    const input = this.#input.subarray(0, this.#filled);
+    // lz4-napi puts the decoded size in front of the block.
+    const block = compressSync(input).subarray(4);
+    const stored = block.length < input.length;
+    this.#append(frameHeader(input.length, LZ4_FRAME_INPUT_BYTES));
+    this.#append(blockSizeField(stored ? block.length : input.length, !stored));
+    this.#append(stored ? block : input);
+    this.#append(FRAME_END_MARK);
     // Counted by input: counting only the native output (about 45 KiB per
     // frame) left more garbage between collections (measured: +15-30 MiB peak RSS).
     this.#reclaimer?.note(this.#filled);
