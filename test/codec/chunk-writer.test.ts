@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { Lz4ChunkWriter, PlainChunkWriter, type ChunkWriter } from '../../agent/codec/chunk-writer.ts';
 import { createCodec } from '../../agent/codec/index.ts';
 import { LZ4_FRAME_INPUT_BYTES } from '../../agent/codec/lz4-encoder.ts';
+import { Lz4FrameParser } from '../../agent/codec/lz4-frame-parser.ts';
 import { Reclaimer } from '../../agent/util/reclaim.ts';
 import { runTool } from '../support/codec-cli.ts';
 import { walLikeBuffer } from '../support/codec-data.ts';
@@ -52,6 +53,14 @@ test('LZ4 output decodes with walship and with the lz4 CLI, in batches that own 
   await writeFile(file, stored);
   await runTool('lz4', ['-d', '-f', file, join(dir, 'out')]);
   assert.ok((await readFile(join(dir, 'out'))).equals(data));
+  const frames = new Lz4FrameParser().feed(stored).filter((e) => e.kind === 'frame-start');
+  assert.equal(frames.length, 41);
+  for (const f of frames) {
+    assert.equal(f.descriptor.blockIndependent, true);
+    assert.equal(f.descriptor.contentChecksum, false);
+    assert.equal(f.descriptor.blockMaxSize, LZ4_FRAME_INPUT_BYTES);
+  }
+  assert.equal(frames.reduce((sum, f) => sum + Number(f.descriptor.contentSize), 0), data.length, 'each frame records its size');
   assert.ok(reclaimer.due, 'the writer reports what the native calls allocated');
   reclaimer.collectIfDue();
   assert.ok(!reclaimer.due);
