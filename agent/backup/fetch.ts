@@ -179,7 +179,7 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
         [...manifest.files].sort((a, b) => b.size - a.size).map((file) => async () => {
           const local = join(dest, file.path);
           const st = await stat(local).catch(() => undefined);
-          if (st?.isFile() && st.size === file.size && (await workers.use((w) => w.sha256(local))).sha256 === file.sha256) filesKept++;
+          if (st?.isFile() && st.size === file.size && (await workers.use((w) => w.sha256(local), file.size)).sha256 === file.sha256) filesKept++;
           else toWrite.push(file);
         }),
         options.concurrency,
@@ -217,7 +217,7 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
           } catch (err) {
             throw namingPart(err, part.key);
           }
-        }),
+        }, byPart.get(part.part)!.reduce((s, f) => s + f.size, 0)),
       ),
       options.concurrency,
     );

@@ -189,12 +189,15 @@ export class PartWorker {
  * Part workers shared by up to `jobs` jobs at a time, on no more threads
  * than there are cores: a thread beyond that only adds memory (an isolate,
  * a heap, buffers), as its work cannot run any sooner. Jobs on one thread
- * take turns at each batch of bytes. Threads start as they are first needed.
+ * take turns at each batch of bytes. A job goes to the thread with the
+ * least work (by the weight callers give, in bytes): counting jobs instead
+ * put small parts beside a 1 GiB segment's, on the thread that finishes
+ * last. Threads start as they are first needed.
  */
 export class PartWorkers {
   readonly #threads: number;
   readonly #jobs: number;
-  readonly #all: { worker: PartWorker; running: number }[] = [];
+  readonly #all: { worker: PartWorker; load: number }[] = [];
   readonly #waiting: (() => void)[] = [];
   #running = 0;
 
@@ -203,16 +206,16 @@ export class PartWorkers {
     this.#threads = Math.max(1, Math.min(this.#jobs, threads));
   }
 
-  /** Runs task on a worker, once fewer than `jobs` tasks are running. */
-  async use<T>(task: (worker: PartWorker) => Promise<T>): Promise<T> {
+  /** Runs task on a worker, once fewer than `jobs` tasks are running; weight: the task's work, e.g. its bytes. */
+  async use<T>(task: (worker: PartWorker) => Promise<T>, weight = 1): Promise<T> {
     while (this.#running >= this.#jobs) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     this.#running++;
-    const slot = this.#leastBusy();
-    slot.running++;
+    const slot = this.#leastLoaded();
+    slot.load += weight;
     try {
       return await task(slot.worker);
     } finally {
-      slot.running--;
+      slot.load -= weight;
       this.#running--;
       this.#waiting.shift()?.();
     }
@@ -222,14 +225,14 @@ export class PartWorkers {
     await Promise.all(this.#all.splice(0).map((s) => s.worker.terminate()));
   }
 
-  #leastBusy(): { worker: PartWorker; running: number } {
-    const idle = this.#all.find((s) => s.running === 0);
+  #leastLoaded(): { worker: PartWorker; load: number } {
+    const idle = this.#all.find((s) => s.load === 0);
     if (idle) return idle;
     if (this.#all.length < this.#threads) {
-      const slot = { worker: new PartWorker(), running: 0 };
+      const slot = { worker: new PartWorker(), load: 0 };
       this.#all.push(slot);
       return slot;
     }
-    return this.#all.reduce((a, b) => (b.running < a.running ? b : a));
+    return this.#all.reduce((a, b) => (b.load < a.load ? b : a));
   }
 }

@@ -146,7 +146,7 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
               const { files: records, corruptBlocks } = await attempt!;
               const dataBytes = records.reduce((s, f) => s + f.size, 0);
               return { part: { part, key, files: records.length, dataBytes, storedBytes: stored }, files: records, corruptBlocks };
-            }),
+            }, files.reduce((s, f) => s + f.size, 0)),
           ),
           config.transfer.uploadConcurrency,
         );

@@ -135,6 +135,44 @@ describe('part workers', () => {
     );
   });
 
+  test('jobs go to the thread with the least work, and wait beyond the job limit', async () => {
+    const pool = new PartWorkers(4, 2);
+    try {
+      let releaseHeavy!: () => void;
+      const heavyHeld = new Promise<void>((resolve) => (releaseHeavy = resolve));
+      const got: { name: string; worker: unknown }[] = [];
+      const heavy = pool.use(async (w) => {
+        got.push({ name: 'heavy', worker: w });
+        await heavyHeld;
+      }, 1_000_000_000);
+      let releaseLight!: () => void;
+      const lightHeld = new Promise<void>((resolve) => (releaseLight = resolve));
+      const lights = [1, 2, 3].map((n) =>
+        pool.use(async (w) => {
+          got.push({ name: `light${n}`, worker: w });
+          await lightHeld;
+        }, 90_000_000),
+      );
+      let fifthStarted = false;
+      const fifth = pool.use(async () => {
+        fifthStarted = true;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(got.length, 4);
+      const heavyWorker = got.find((g) => g.name === 'heavy')!.worker;
+      assert.ok(got.filter((g) => g.name !== 'heavy').every((g) => g.worker !== heavyWorker), 'small jobs share the other thread');
+      assert.equal(fifthStarted, false, 'a fifth job waits for one of the four');
+      releaseLight();
+      await Promise.all(lights);
+      await fifth;
+      assert.equal(fifthStarted, true);
+      releaseHeavy();
+      await heavy;
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('sha256 of a file, on a worker', async () => {
     const { sha256, size } = await workers.use((w) => w.sha256(join(src, 'base/1/16384')));
     assert.equal(sha256, sha(contents.get('base/1/16384')!));
