@@ -75,7 +75,7 @@ export class PartWorker {
         this.#handlers.delete(job);
         if (!settled) {
           settled = true;
-          this.#post({ kind: 'cancel', job });
+          this.#postIfAlive({ kind: 'cancel', job });
           reject(err ?? new WalshipError('INTERNAL', 'backup part stream closed early'));
         }
         callback(err);
@@ -151,7 +151,7 @@ export class PartWorker {
       if (!failure) this.#post({ kind: 'finish', job });
     } catch (err) {
       sourceError = err;
-      this.#post({ kind: 'cancel', job });
+      this.#postIfAlive({ kind: 'cancel', job });
     }
     if (failure) source.destroy();
     await done;
@@ -182,6 +182,11 @@ export class PartWorker {
   #post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
     if (this.#dead) throw this.#dead;
     this.#thread.postMessage(message, transfer);
+  }
+
+  /** For clean-up messages: a dead worker has nothing left to clean up. */
+  #postIfAlive(message: ToWorker): void {
+    if (!this.#dead) this.#thread.postMessage(message);
   }
 }
 
