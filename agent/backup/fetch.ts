@@ -1,14 +1,13 @@
 import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { encodingFromMetadata } from '../codec/index.ts';
-import { WalshipError, isWalshipError, localIoError } from '../errors.ts';
+import { WalshipError, localIoError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { fsyncDir } from '../util/atomic-file.ts';
-import { runLimited } from '../util/limit.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { readManifest, resolveBackup } from './catalog.ts';
 import { PG_CONTROL } from './exclusions.ts';
+import { fetchParts, unchangedFiles } from './fetch-parts.ts';
 import { PartWorkers } from './part-workers.ts';
 import type { BackupFile, BackupManifest, BackupSentinel } from './manifest.ts';
 import { validateTarget, writeRecoveryConfig, type RecoveryTarget } from './recovery-conf.ts';
@@ -101,12 +100,6 @@ async function mkdirOwned(path: string, owner: { uid: number; gid: number } | un
   }
 }
 
-/** A codec or store error from a part, with the part's key in it: which object is damaged is the first thing to know. */
-function namingPart(err: unknown, key: string): unknown {
-  if (!isWalshipError(err) || err.message.includes(key)) return err;
-  return new WalshipError(err.code, `${key}: ${err.message}`, { cause: err, details: { ...err.details, key } });
-}
-
 export async function backupFetch(archive: WalArchive, options: BackupFetchOptions, log: Logger, encryptedByDefault: boolean): Promise<BackupFetchResult> {
   try {
     return await restore(archive, options, log, encryptedByDefault);
@@ -156,11 +149,8 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
     if (owner) await chown(join(dest, dir.path), owner.uid, owner.gid);
   }
 
-  // Delta: keep files whose checksum matches; remove what the backup does not hold.
-  const toWrite: BackupFile[] = [];
-  let filesKept = 0;
+  // Delta: remove what the backup does not hold; keep files whose checksum matches.
   let filesRemoved = 0;
-  let total = 0;
   if (mode === 'delta') {
     const keep = new Set<string>([...manifest.directories.map((d) => d.path), ...manifest.files.map((f) => f.path), PG_CONTROL, 'global']);
     for (const path of await strayEntries(dest, keep)) {
@@ -170,57 +160,25 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
     }
   }
 
-  // Checksums (delta) and parts are worked on by worker threads; the main thread moves bytes.
+  // Checksums and parts are worked on by worker threads; the main thread moves bytes.
   const workers = new PartWorkers(options.concurrency);
+  let toWrite: BackupFile[] = manifest.files;
+  let filesKept = 0;
+  let bytesWritten = 0;
   try {
-    if (mode === 'delta') {
-      // Largest first: one big segment hashed last would leave the other workers idle.
-      await runLimited(
-        [...manifest.files].sort((a, b) => b.size - a.size).map((file) => async () => {
-          const local = join(dest, file.path);
-          const st = await stat(local).catch(() => undefined);
-          if (st?.isFile() && st.size === file.size && (await workers.use((w) => w.sha256(local), file.size)).sha256 === file.sha256) filesKept++;
-          else toWrite.push(file);
-        }),
-        options.concurrency,
-      );
-    } else {
-      toWrite.push(...manifest.files);
-    }
-
-    // Download the parts that hold something to write, in parallel.
-    const byPart = new Map<number, BackupFile[]>();
-    for (const f of toWrite) {
-      if (!byPart.has(f.part)) byPart.set(f.part, []);
-      byPart.get(f.part)!.push(f);
-    }
-    total = toWrite.reduce((s, f) => s + f.size, 0);
+    if (mode === 'delta') ({ kept: filesKept, toWrite } = await unchangedFiles(workers, dest, manifest.files, options.concurrency));
+    bytesWritten = toWrite.reduce((s, f) => s + f.size, 0);
     let done = 0;
-    const parts = manifest.parts.filter((p) => byPart.has(p.part));
-    await runLimited(
-      parts.map((part) => () =>
-        workers.use(async (worker) => {
-          try {
-            const { body, info } = await archive.store.get(part.key);
-            const how = encodingFromMetadata(info.key, info.metadata, encryptedByDefault);
-            // lz4 (and plain tar) is decoded on the worker; other methods on the main thread's codec.
-            const onWorker = how.compression === 'lz4' || how.compression === 'none';
-            const source = onWorker ? archive.codec.decrypt(body, how) : archive.codec.decode(body, how);
-            await worker.unpack(
-              { dest, partKey: part.key, wanted: byPart.get(part.part)!, compression: how.compression === 'lz4' ? 'lz4' : 'none', ...(owner ? { owner } : {}) },
-              source,
-              (n) => {
-                done += n;
-                options.onProgress?.(done, total);
-              },
-            );
-          } catch (err) {
-            throw namingPart(err, part.key);
-          }
-        }, byPart.get(part.part)!.reduce((s, f) => s + f.size, 0)),
-      ),
-      options.concurrency,
-    );
+    await fetchParts(workers, archive, manifest.parts, toWrite, {
+      dest,
+      encryptedByDefault,
+      concurrency: options.concurrency,
+      ...(owner ? { owner } : {}),
+      onBytes: (n) => {
+        done += n;
+        options.onProgress?.(done, bytesWritten);
+      },
+    });
   } finally {
     await workers.close();
   }
@@ -246,8 +204,8 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
   if (owner) await chown(control, owner.uid, owner.gid);
   await fsyncDir(join(dest, 'global'));
 
-  const result = { backup: sentinel, mode, filesWritten: toWrite.length, filesKept, filesRemoved, bytesWritten: total };
-  log.info({ backup: sentinel.name, dest, mode, filesWritten: result.filesWritten, filesKept, filesRemoved, bytes: total }, 'restore complete');
+  const result = { backup: sentinel, mode, filesWritten: toWrite.length, filesKept, filesRemoved, bytesWritten };
+  log.info({ backup: sentinel.name, dest, mode, filesWritten: result.filesWritten, filesKept, filesRemoved, bytes: result.bytesWritten }, 'restore complete');
   return result;
 }
 

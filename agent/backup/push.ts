@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodingMetadata, extensionFor } from '../codec/index.ts';
+import { extensionFor } from '../codec/index.ts';
 import type { Config } from '../config/types.ts';
 import { WalshipError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -10,15 +10,14 @@ import { connectPg } from '../pg/connection.ts';
 import { serverFacts, startBackup, stopBackup, type ServerFacts } from '../pg/backup-session.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { listAll } from '../storage/list.ts';
-import { runLimited } from '../util/limit.ts';
 import { findArchived } from '../wal/layout.ts';
 import { formatLsn, segmentNameForLsn } from '../wal/names.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { writeManifest, writeSentinel } from './catalog.ts';
-import { backupDir, backupName, manifestKey, partKey, sentinelKey } from './layout.ts';
-import { MANIFEST_FORMAT, sentinelOf, type BackupFile, type BackupManifest, type BackupPart, type BackupSentinel } from './manifest.ts';
-import { PartWorkers } from './part-workers.ts';
+import { backupDir, backupName, manifestKey, sentinelKey } from './layout.ts';
+import { MANIFEST_FORMAT, sentinelOf, type BackupManifest, type BackupSentinel } from './manifest.ts';
 import { partition } from './partition.ts';
+import { pushParts } from './push-parts.ts';
 import { scanDataDirectory } from './scan.ts';
 
 // backup-push: an online base backup through non-exclusive backup mode,
@@ -111,48 +110,16 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
       const scan = await scanDataDirectory(options.pgdata);
       const total = scan.files.reduce((s, f) => s + f.size, 0);
       const parts = partition(scan.files, options.partBytes, config.transfer.uploadConcurrency);
-      const extension = extensionFor(archive.codec.encoding.compression);
       const verifyFromLsn = options.verify && facts.dataChecksums ? start.lsn : undefined;
-      // lz4 is framed on the worker threads; other methods stream through the main thread's codec.
-      const workerCompression = archive.codec.encoding.compression === 'lz4' ? 'lz4' : 'none';
       let done = 0;
-      const workers = new PartWorkers(config.transfer.uploadConcurrency);
-
-      let uploaded: { part: BackupPart; files: BackupFile[]; corruptBlocks: { path: string; block: number }[] }[];
-      try {
-        uploaded = await runLimited(
-          parts.map((files, i) => () =>
-            workers.use(async (worker) => {
-              const part = i + 1;
-              const key = partKey(name, part, extension);
-              let attempt: Promise<{ files: BackupFile[]; corruptBlocks: { path: string; block: number }[] }> | undefined;
-              let stored = 0;
-              await store.put(
-                key,
-                () => {
-                  // A retry starts the part over: only the last attempt counts.
-                  stored = 0;
-                  const job = worker.pack({ files, part, compression: workerCompression, ...(verifyFromLsn === undefined ? {} : { verifyFromLsn }) }, (n) => {
-                    done += n;
-                    options.onProgress?.(done, total);
-                  });
-                  attempt = job.result;
-                  const encoded = workerCompression === 'lz4' ? archive.codec.encrypt(job.stream) : archive.codec.encode(job.stream);
-                  encoded.on('data', (c: Buffer) => (stored += c.length));
-                  return encoded;
-                },
-                { metadata: encodingMetadata(archive.codec.encoding) },
-              );
-              const { files: records, corruptBlocks } = await attempt!;
-              const dataBytes = records.reduce((s, f) => s + f.size, 0);
-              return { part: { part, key, files: records.length, dataBytes, storedBytes: stored }, files: records, corruptBlocks };
-            }, files.reduce((s, f) => s + f.size, 0)),
-          ),
-          config.transfer.uploadConcurrency,
-        );
-      } finally {
-        await workers.close();
-      }
+      const uploaded = await pushParts(store, archive.codec, name, parts, {
+        concurrency: config.transfer.uploadConcurrency,
+        ...(verifyFromLsn === undefined ? {} : { verifyFromLsn }),
+        onBytes: (n) => {
+          done += n;
+          options.onProgress?.(done, total);
+        },
+      });
       const pgControl = await readPgControl(options.pgdata);
 
       const stop = await stopBackup(client, facts);
@@ -184,7 +151,7 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
         permanent: options.permanent,
         ...(options.userData === undefined ? {} : { userData: options.userData }),
         encoding: archive.codec.encoding,
-        manifestKey: manifestKey(name, extension),
+        manifestKey: manifestKey(name, extensionFor(archive.codec.encoding.compression)),
         ...(options.verify ? { verified: facts.dataChecksums, corruptBlocks: corruptBlocks ?? [] } : {}),
         parts: partsInfo,
         files,
