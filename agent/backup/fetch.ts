@@ -110,6 +110,16 @@ export async function backupFetch(archive: WalArchive, options: BackupFetchOptio
 
 async function restore(archive: WalArchive, options: BackupFetchOptions, log: Logger, encryptedByDefault: boolean): Promise<BackupFetchResult> {
   if (options.recovery) validateTarget(options.recovery);
+  // Checksums and parts are worked on by worker threads, which load while the manifest is read.
+  const workers = new PartWorkers(options.concurrency).start();
+  try {
+    return await restoreWith(workers, archive, options, log, encryptedByDefault);
+  } finally {
+    await workers.close();
+  }
+}
+
+async function restoreWith(workers: PartWorkers, archive: WalArchive, options: BackupFetchOptions, log: Logger, encryptedByDefault: boolean): Promise<BackupFetchResult> {
   const dest = options.dest;
   // Owner of restored files: whoever owns the destination, or its nearest
   // existing parent when it is new (a root process restoring for the postgres user).
@@ -160,28 +170,23 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
     }
   }
 
-  // Checksums and parts are worked on by worker threads; the main thread moves bytes.
-  const workers = new PartWorkers(options.concurrency);
   let toWrite: BackupFile[] = manifest.files;
   let filesKept = 0;
-  let bytesWritten = 0;
-  try {
-    if (mode === 'delta') ({ kept: filesKept, toWrite } = await unchangedFiles(workers, dest, manifest.files, options.concurrency));
-    bytesWritten = toWrite.reduce((s, f) => s + f.size, 0);
-    let done = 0;
-    await fetchParts(workers, archive, manifest.parts, toWrite, {
-      dest,
-      encryptedByDefault,
-      concurrency: options.concurrency,
-      ...(owner ? { owner } : {}),
-      onBytes: (n) => {
-        done += n;
-        options.onProgress?.(done, bytesWritten);
-      },
-    });
-  } finally {
-    await workers.close();
-  }
+  if (mode === 'delta') ({ kept: filesKept, toWrite } = await unchangedFiles(workers, dest, manifest.files, options.concurrency));
+  const bytesWritten = toWrite.reduce((s, f) => s + f.size, 0);
+  let done = 0;
+  await fetchParts(workers, archive, manifest.parts, toWrite, {
+    dest,
+    encryptedByDefault,
+    concurrency: options.concurrency,
+    ...(owner ? { owner } : {}),
+    onBytes: (n) => {
+      done += n;
+      options.onProgress?.(done, bytesWritten);
+    },
+  });
+  // The threads' memory is not needed for what is left.
+  await workers.close();
 
   // Recovery files, then pg_control last.
   const backupLabel = join(dest, 'backup_label');

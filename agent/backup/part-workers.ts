@@ -197,7 +197,7 @@ export class PartWorker {
  * take turns at each batch of bytes. A job goes to the thread with the
  * least work (by the weight callers give, in bytes): counting jobs instead
  * put small parts beside a 1 GiB segment's, on the thread that finishes
- * last. Threads start as they are first needed.
+ * last. Threads start as they are first needed, or all at once on start().
  */
 export class PartWorkers {
   readonly #threads: number;
@@ -224,6 +224,15 @@ export class PartWorkers {
       this.#running--;
       this.#waiting.shift()?.();
     }
+  }
+
+  /**
+   * Starts every thread now: a thread takes about 100 ms to load, which a
+   * caller hides behind work of its own (a checkpoint, reading a manifest).
+   */
+  start(): this {
+    while (this.#all.length < this.#threads) this.#all.push({ worker: new PartWorker(), load: 0 });
+    return this;
   }
 
   async close(): Promise<void> {

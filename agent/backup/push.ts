@@ -16,6 +16,7 @@ import type { WalArchive } from '../wal/push.ts';
 import { writeManifest, writeSentinel } from './catalog.ts';
 import { backupDir, backupName, manifestKey, sentinelKey } from './layout.ts';
 import { MANIFEST_FORMAT, sentinelOf, type BackupManifest, type BackupSentinel } from './manifest.ts';
+import { PartWorkers } from './part-workers.ts';
 import { partition } from './partition.ts';
 import { pushParts } from './push-parts.ts';
 import { scanDataDirectory } from './scan.ts';
@@ -91,6 +92,7 @@ async function waitForWal(store: StorageDriver, walFile: string, timeoutMs: numb
 export async function backupPush(config: Config, archive: WalArchive, options: BackupPushOptions, log: Logger): Promise<BackupSentinel> {
   const store = archive.store;
   const client = await connectPg(config.pg);
+  let workers: PartWorkers | undefined;
   try {
     const facts = await serverFacts(client);
     const control = await readPgControl(options.pgdata);
@@ -100,6 +102,8 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
     }
     warnAboutArchiving(facts, log);
 
+    // The part threads load while PostgreSQL checkpoints.
+    workers = new PartWorkers(config.transfer.uploadConcurrency).start();
     const startTime = new Date();
     const start = await startBackup(client, facts, 'walship base backup');
     const startWalFile = segmentNameForLsn(start.timeline, start.lsn, facts.walSegmentSize);
@@ -112,7 +116,7 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
       const parts = partition(scan.files, options.partBytes, config.transfer.uploadConcurrency);
       const verifyFromLsn = options.verify && facts.dataChecksums ? start.lsn : undefined;
       let done = 0;
-      const uploaded = await pushParts(store, archive.codec, name, parts, {
+      const uploaded = await pushParts(workers, store, archive.codec, name, parts, {
         concurrency: config.transfer.uploadConcurrency,
         ...(verifyFromLsn === undefined ? {} : { verifyFromLsn }),
         onBytes: (n) => {
@@ -120,6 +124,7 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
           options.onProgress?.(done, total);
         },
       });
+      await workers.close();
       const pgControl = await readPgControl(options.pgdata);
 
       const stop = await stopBackup(client, facts);
@@ -171,6 +176,7 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
       throw err;
     }
   } finally {
+    await workers?.close();
     // Closing the session also ends backup mode if it is still on.
     await client.end().catch(() => undefined);
   }
