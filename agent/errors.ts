@@ -91,3 +91,29 @@ export function asWalshipError(err: unknown, fallback: ErrorCode = 'INTERNAL'): 
   const message = err instanceof Error ? err.message : String(err);
   return new WalshipError(fallback, message, { cause: err });
 }
+
+/** An error as it crosses from a worker thread: structured clone keeps neither the class nor the code. */
+export interface TransferredError {
+  message: string;
+  code?: string;
+  details?: Record<string, unknown>;
+  syscall?: string;
+  path?: string;
+}
+
+export function transferableError(err: unknown): TransferredError {
+  if (err instanceof WalshipError) return { message: err.message, code: err.code, details: { ...err.details } };
+  const e = err as { message?: unknown; code?: unknown; syscall?: unknown; path?: unknown } | null;
+  return {
+    message: typeof e?.message === 'string' ? e.message : String(err),
+    ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+    ...(typeof e?.syscall === 'string' ? { syscall: e.syscall } : {}),
+    ...(typeof e?.path === 'string' ? { path: e.path } : {}),
+  };
+}
+
+/** The error again on this side: a WalshipError with its code, or a system error with its errno code (for localIoError). */
+export function errorFromTransfer(t: TransferredError): Error {
+  if (t.code !== undefined && Object.hasOwn(catalogue, t.code)) return new WalshipError(t.code as ErrorCode, t.message, { details: t.details ?? {} });
+  return Object.assign(new Error(t.message), { ...(t.code === undefined ? {} : { code: t.code }), ...(t.syscall === undefined ? {} : { syscall: t.syscall }), ...(t.path === undefined ? {} : { path: t.path }) });
+}

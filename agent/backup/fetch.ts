@@ -1,16 +1,14 @@
 import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { encodingFromMetadata } from '../codec/index.ts';
-import { WalshipError, isWalshipError, localIoError } from '../errors.ts';
+import { WalshipError, localIoError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { fsyncDir } from '../util/atomic-file.ts';
-import { sha256FileReusing } from '../util/hash-stream.ts';
-import { runLimited } from '../util/limit.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { readManifest, resolveBackup } from './catalog.ts';
 import { PG_CONTROL } from './exclusions.ts';
-import { extractPart } from './extract-part.ts';
+import { fetchParts, unchangedFiles } from './fetch-parts.ts';
+import { PartWorkers } from './part-workers.ts';
 import type { BackupFile, BackupManifest, BackupSentinel } from './manifest.ts';
 import { validateTarget, writeRecoveryConfig, type RecoveryTarget } from './recovery-conf.ts';
 
@@ -102,12 +100,6 @@ async function mkdirOwned(path: string, owner: { uid: number; gid: number } | un
   }
 }
 
-/** A codec or store error from a part, with the part's key in it: which object is damaged is the first thing to know. */
-function namingPart(err: unknown, key: string): unknown {
-  if (!isWalshipError(err) || err.message.includes(key)) return err;
-  return new WalshipError(err.code, `${key}: ${err.message}`, { cause: err, details: { ...err.details, key } });
-}
-
 export async function backupFetch(archive: WalArchive, options: BackupFetchOptions, log: Logger, encryptedByDefault: boolean): Promise<BackupFetchResult> {
   try {
     return await restore(archive, options, log, encryptedByDefault);
@@ -118,6 +110,16 @@ export async function backupFetch(archive: WalArchive, options: BackupFetchOptio
 
 async function restore(archive: WalArchive, options: BackupFetchOptions, log: Logger, encryptedByDefault: boolean): Promise<BackupFetchResult> {
   if (options.recovery) validateTarget(options.recovery);
+  // Checksums and parts are worked on by worker threads, which load while the manifest is read.
+  const workers = new PartWorkers(options.concurrency).start();
+  try {
+    return await restoreWith(workers, archive, options, log, encryptedByDefault);
+  } finally {
+    await workers.close();
+  }
+}
+
+async function restoreWith(workers: PartWorkers, archive: WalArchive, options: BackupFetchOptions, log: Logger, encryptedByDefault: boolean): Promise<BackupFetchResult> {
   const dest = options.dest;
   // Owner of restored files: whoever owns the destination, or its nearest
   // existing parent when it is new (a root process restoring for the postgres user).
@@ -157,9 +159,7 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
     if (owner) await chown(join(dest, dir.path), owner.uid, owner.gid);
   }
 
-  // Delta: keep files whose checksum matches; remove what the backup does not hold.
-  const toWrite: BackupFile[] = [];
-  let filesKept = 0;
+  // Delta: remove what the backup does not hold; keep files whose checksum matches.
   let filesRemoved = 0;
   if (mode === 'delta') {
     const keep = new Set<string>([...manifest.directories.map((d) => d.path), ...manifest.files.map((f) => f.path), PG_CONTROL, 'global']);
@@ -168,48 +168,25 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
       await rm(join(dest, path), { recursive: true, force: true });
       filesRemoved++;
     }
-    await runLimited(
-      manifest.files.map((file) => async () => {
-        const local = join(dest, file.path);
-        const st = await stat(local).catch(() => undefined);
-        if (st?.isFile() && st.size === file.size && (await sha256FileReusing(local)).sha256 === file.sha256) filesKept++;
-        else toWrite.push(file);
-      }),
-      options.concurrency,
-    );
-  } else {
-    toWrite.push(...manifest.files);
   }
 
-  // Download the parts that hold something to write, in parallel.
-  const byPart = new Map<number, Map<string, BackupFile>>();
-  for (const f of toWrite) {
-    if (!byPart.has(f.part)) byPart.set(f.part, new Map());
-    byPart.get(f.part)!.set(f.path, f);
-  }
-  const total = toWrite.reduce((s, f) => s + f.size, 0);
+  let toWrite: BackupFile[] = manifest.files;
+  let filesKept = 0;
+  if (mode === 'delta') ({ kept: filesKept, toWrite } = await unchangedFiles(workers, dest, manifest.files, options.concurrency));
+  const bytesWritten = toWrite.reduce((s, f) => s + f.size, 0);
   let done = 0;
-  const parts = manifest.parts.filter((p) => byPart.has(p.part));
-  await runLimited(
-    parts.map((part) => async () => {
-      try {
-        const { body, info } = await archive.store.get(part.key);
-        const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, encryptedByDefault));
-        await extractPart(decoded, part.key, {
-          dest,
-          wanted: byPart.get(part.part)!,
-          ...(owner ? { owner } : {}),
-          onBytes: (n) => {
-            done += n;
-            options.onProgress?.(done, total);
-          },
-        });
-      } catch (err) {
-        throw namingPart(err, part.key);
-      }
-    }),
-    options.concurrency,
-  );
+  await fetchParts(workers, archive, manifest.parts, toWrite, {
+    dest,
+    encryptedByDefault,
+    concurrency: options.concurrency,
+    ...(owner ? { owner } : {}),
+    onBytes: (n) => {
+      done += n;
+      options.onProgress?.(done, bytesWritten);
+    },
+  });
+  // The threads' memory is not needed for what is left.
+  await workers.close();
 
   // Recovery files, then pg_control last.
   const backupLabel = join(dest, 'backup_label');
@@ -232,8 +209,8 @@ async function restore(archive: WalArchive, options: BackupFetchOptions, log: Lo
   if (owner) await chown(control, owner.uid, owner.gid);
   await fsyncDir(join(dest, 'global'));
 
-  const result = { backup: sentinel, mode, filesWritten: toWrite.length, filesKept, filesRemoved, bytesWritten: total };
-  log.info({ backup: sentinel.name, dest, mode, filesWritten: result.filesWritten, filesKept, filesRemoved, bytes: total }, 'restore complete');
+  const result = { backup: sentinel, mode, filesWritten: toWrite.length, filesKept, filesRemoved, bytesWritten };
+  log.info({ backup: sentinel.name, dest, mode, filesWritten: result.filesWritten, filesKept, filesRemoved, bytes: result.bytesWritten }, 'restore complete');
   return result;
 }
 

@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodingMetadata, extensionFor } from '../codec/index.ts';
+import { extensionFor } from '../codec/index.ts';
 import type { Config } from '../config/types.ts';
 import { WalshipError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -10,17 +10,16 @@ import { connectPg } from '../pg/connection.ts';
 import { serverFacts, startBackup, stopBackup, type ServerFacts } from '../pg/backup-session.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { listAll } from '../storage/list.ts';
-import { runLimited } from '../util/limit.ts';
 import { findArchived } from '../wal/layout.ts';
 import { formatLsn, segmentNameForLsn } from '../wal/names.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { writeManifest, writeSentinel } from './catalog.ts';
-import { backupDir, backupName, manifestKey, partKey, sentinelKey } from './layout.ts';
-import { MANIFEST_FORMAT, sentinelOf, type BackupFile, type BackupManifest, type BackupPart, type BackupSentinel } from './manifest.ts';
-import { PageVerifier } from './page-verify.ts';
+import { backupDir, backupName, manifestKey, sentinelKey } from './layout.ts';
+import { MANIFEST_FORMAT, sentinelOf, type BackupManifest, type BackupSentinel } from './manifest.ts';
+import { PartWorkers } from './part-workers.ts';
 import { partition } from './partition.ts';
+import { pushParts } from './push-parts.ts';
 import { scanDataDirectory } from './scan.ts';
-import { tarPart } from './tar-part.ts';
 
 // backup-push: an online base backup through non-exclusive backup mode,
 // files streamed from disk through the codec to the store in parallel
@@ -93,6 +92,7 @@ async function waitForWal(store: StorageDriver, walFile: string, timeoutMs: numb
 export async function backupPush(config: Config, archive: WalArchive, options: BackupPushOptions, log: Logger): Promise<BackupSentinel> {
   const store = archive.store;
   const client = await connectPg(config.pg);
+  let workers: PartWorkers | undefined;
   try {
     const facts = await serverFacts(client);
     const control = await readPgControl(options.pgdata);
@@ -102,6 +102,8 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
     }
     warnAboutArchiving(facts, log);
 
+    // The part threads load while PostgreSQL checkpoints.
+    workers = new PartWorkers(config.transfer.uploadConcurrency).start();
     const startTime = new Date();
     const start = await startBackup(client, facts, 'walship base backup');
     const startWalFile = segmentNameForLsn(start.timeline, start.lsn, facts.walSegmentSize);
@@ -112,43 +114,17 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
       const scan = await scanDataDirectory(options.pgdata);
       const total = scan.files.reduce((s, f) => s + f.size, 0);
       const parts = partition(scan.files, options.partBytes, config.transfer.uploadConcurrency);
-      const extension = extensionFor(archive.codec.encoding.compression);
-      const verifier = options.verify ? new PageVerifier(facts.dataChecksums, start.lsn) : undefined;
+      const verifyFromLsn = options.verify && facts.dataChecksums ? start.lsn : undefined;
       let done = 0;
-
-      const uploaded = await runLimited(
-        parts.map((files, i) => async (): Promise<{ part: BackupPart; files: BackupFile[] }> => {
-          const part = i + 1;
-          const key = partKey(name, part, extension);
-          let records: BackupFile[] = [];
-          let stored = 0;
-          await store.put(
-            key,
-            () => {
-              // A retry starts the part over: keep only the last attempt's records.
-              records = [];
-              stored = 0;
-              verifier?.resetPart(part);
-              const encoded = archive.codec.encode(
-                tarPart(files, part, {
-                  onFile: (f) => records.push(f),
-                  onBlock: (file, offset, chunk) => {
-                    verifier?.check(part, file.path, offset, chunk);
-                    done += chunk.length;
-                    options.onProgress?.(done, total);
-                  },
-                }),
-              );
-              encoded.on('data', (c: Buffer) => (stored += c.length));
-              return encoded;
-            },
-            { metadata: encodingMetadata(archive.codec.encoding) },
-          );
-          const dataBytes = records.reduce((s, f) => s + f.size, 0);
-          return { part: { part, key, files: records.length, dataBytes, storedBytes: stored }, files: records };
-        }),
-        config.transfer.uploadConcurrency,
-      );
+      const uploaded = await pushParts(workers, store, archive.codec, name, parts, {
+        concurrency: config.transfer.uploadConcurrency,
+        ...(verifyFromLsn === undefined ? {} : { verifyFromLsn }),
+        onBytes: (n) => {
+          done += n;
+          options.onProgress?.(done, total);
+        },
+      });
+      await workers.close();
       const pgControl = await readPgControl(options.pgdata);
 
       const stop = await stopBackup(client, facts);
@@ -158,7 +134,7 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
 
       const files = uploaded.flatMap((u) => u.files).sort((a, b) => (a.path < b.path ? -1 : 1));
       const partsInfo = uploaded.map((u) => u.part);
-      const corruptBlocks = verifier?.corruptBlocks();
+      const corruptBlocks = options.verify ? uploaded.flatMap((u) => u.corruptBlocks) : undefined;
       const manifest: BackupManifest = {
         formatVersion: MANIFEST_FORMAT,
         name,
@@ -180,8 +156,8 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
         permanent: options.permanent,
         ...(options.userData === undefined ? {} : { userData: options.userData }),
         encoding: archive.codec.encoding,
-        manifestKey: manifestKey(name, extension),
-        ...(verifier ? { verified: verifier.enabled, corruptBlocks: corruptBlocks ?? [] } : {}),
+        manifestKey: manifestKey(name, extensionFor(archive.codec.encoding.compression)),
+        ...(options.verify ? { verified: facts.dataChecksums, corruptBlocks: corruptBlocks ?? [] } : {}),
         parts: partsInfo,
         files,
         directories: scan.directories,
@@ -200,6 +176,7 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
       throw err;
     }
   } finally {
+    await workers?.close();
     // Closing the session also ends backup mode if it is still on.
     await client.end().catch(() => undefined);
   }

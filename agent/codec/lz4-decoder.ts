@@ -49,19 +49,30 @@ interface BlockwiseFrame {
   decoded: number;
 }
 
-export class Lz4Decoder extends AsyncTransform {
+/**
+ * The decoder itself, synchronous: bytes in through write(), decoded bytes
+ * out through the callback, in order. A worker thread drives it directly;
+ * Lz4Decoder wraps it as a stream.
+ */
+export class Lz4FrameDecoder {
   readonly #parser = new Lz4FrameParser();
+  readonly #output: (decoded: Buffer) => void;
   #frame: WholeFrame | BlockwiseFrame | undefined;
   #decoded = 0;
   /** Decoded byte count at walship's start marker, while its end marker is due. */
   #markedFrom: number | undefined;
   #pastEndMarker = false;
 
-  protected async transformAsync(chunk: Buffer): Promise<void> {
+  constructor(output: (decoded: Buffer) => void) {
+    this.#output = output;
+  }
+
+  write(chunk: Buffer): void {
     for (const event of this.#parser.feed(chunk)) this.#handle(event);
   }
 
-  protected async flushAsync(): Promise<void> {
+  /** Call at the end of input: throws if the stream ended early. */
+  end(): void {
     this.#parser.finish();
     if (this.#markedFrom !== undefined) {
       throw new WalshipError('CODEC_CORRUPT', "LZ4 data is truncated: the stream ends before walship's end marker");
@@ -176,7 +187,19 @@ export class Lz4Decoder extends AsyncTransform {
   #emit(output: Buffer): void {
     if (output.length === 0) return;
     this.#decoded += output.length;
-    this.push(output);
+    this.#output(output);
+  }
+}
+
+export class Lz4Decoder extends AsyncTransform {
+  readonly #decoder = new Lz4FrameDecoder((decoded) => this.push(decoded));
+
+  protected async transformAsync(chunk: Buffer): Promise<void> {
+    this.#decoder.write(chunk);
+  }
+
+  protected async flushAsync(): Promise<void> {
+    this.#decoder.end();
   }
 }
 

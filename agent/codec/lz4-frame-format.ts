@@ -71,6 +71,36 @@ export function parseDescriptor(bytes: Buffer, at: number): FrameDescriptor {
   };
 }
 
+/** Block maximum size codes of the BD byte, by size. */
+const BLOCK_SIZE_CODES: ReadonlyMap<number, number> = new Map(Object.entries(BLOCK_MAX_SIZES).map(([code, size]) => [size, Number(code)]));
+
+/**
+ * The header of a frame walship writes from separately compressed blocks:
+ * independent blocks of at most blockMaxSize, the content size recorded (so
+ * a reader checks it), no checksums (backup parts carry a sha256 per file).
+ */
+export function frameHeader(contentSize: number, blockMaxSize: number): Buffer {
+  const code = BLOCK_SIZE_CODES.get(blockMaxSize);
+  if (code === undefined) throw new WalshipError('INTERNAL', `no LZ4 block size code for ${blockMaxSize} bytes`);
+  const header = Buffer.alloc(4 + DESCRIPTOR_FIXED_LENGTH + 8 + 1);
+  header.writeUInt32LE(LZ4_FRAME_MAGIC, 0);
+  header[4] = 0x40 | 0x20 | 0x08; // version 01, independent blocks, content size
+  header[5] = code << 4;
+  header.writeBigUInt64LE(BigInt(contentSize), 6);
+  header[14] = (xxh32(header.subarray(4, 14)) >>> 8) & 0xff;
+  return header;
+}
+
+/** A block's size field; an uncompressed block is flagged as such. */
+export function blockSizeField(length: number, uncompressed: boolean): Buffer {
+  const field = Buffer.alloc(4);
+  field.writeUInt32LE((uncompressed ? BLOCK_UNCOMPRESSED_FLAG | length : length) >>> 0, 0);
+  return field;
+}
+
+/** The end mark of a frame without a content checksum. */
+export const FRAME_END_MARK: Buffer = Buffer.alloc(4);
+
 export function corrupt(at: number, what: string): WalshipError {
   return new WalshipError('CODEC_CORRUPT', `LZ4 data is corrupt at byte ${at}: ${what}`, { details: { offset: at } });
 }

@@ -23,6 +23,10 @@ export interface Codec {
    * usable private key is configured.
    */
   decode(stored: Readable, how: Encoding): Readable;
+  /** Encrypts (when configured) bytes already compressed as `encoding` says, by a worker thread. */
+  encrypt(compressed: Readable): Readable;
+  /** Decrypts (when `how` says so) and leaves decompression to the caller. Throws as decode() does. */
+  decrypt(stored: Readable, how: Encoding): Readable;
 }
 
 export async function createCodec(config: CodecConfig): Promise<Codec> {
@@ -30,23 +34,23 @@ export async function createCodec(config: CodecConfig): Promise<Codec> {
   // module walship has, and per-process start-up is paid per command.
   const crypto = config.pgp === undefined ? undefined : await loadCrypto(config.pgp);
   const encoding: Encoding = { compression: asCompressionMethod(config.compression, 'codec configuration'), encrypted: crypto !== undefined };
+  const encryptStages = (): Stage[] => (crypto === undefined ? [] : [crypto.encryptStage(crypto.keys)]);
+  const decodeStages = (stored: Readable, how: Encoding, decompress: boolean): Readable => {
+    let stages: Stage[];
+    try {
+      stages = [...(how.encrypted ? [decryptWith(crypto)] : []), ...(decompress ? decompressStages(how.compression) : [])];
+    } catch (err) {
+      stored.destroy();
+      throw err;
+    }
+    return pipeStages(stored, stages);
+  };
   return {
     encoding,
-    encode(plain: Readable): Readable {
-      const stages: Stage[] = [...compressStages(encoding.compression)];
-      if (crypto !== undefined) stages.push(crypto.encryptStage(crypto.keys));
-      return pipeStages(plain, stages);
-    },
-    decode(stored: Readable, how: Encoding): Readable {
-      let stages: Stage[];
-      try {
-        stages = [...(how.encrypted ? [decryptWith(crypto)] : []), ...decompressStages(how.compression)];
-      } catch (err) {
-        stored.destroy();
-        throw err;
-      }
-      return pipeStages(stored, stages);
-    },
+    encode: (plain) => pipeStages(plain, [...compressStages(encoding.compression), ...encryptStages()]),
+    decode: (stored, how) => decodeStages(stored, how, true),
+    encrypt: (compressed) => pipeStages(compressed, encryptStages()),
+    decrypt: (stored, how) => decodeStages(stored, how, false),
   };
 }
 

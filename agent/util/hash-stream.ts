@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -20,29 +19,29 @@ export function hashingTap(algorithm = 'sha256'): { stream: Transform; digest():
 }
 
 const HASH_CHUNK = 1024 * 1024;
-const spareBuffers: Buffer[] = [];
+let hashBuffer: Buffer | undefined;
 
 /**
- * sha256 of a file through one reused buffer: hashing a whole data
- * directory through fresh stream buffers spends more time collecting
- * garbage than hashing.
+ * sha256 of a file, read synchronously through one reused buffer: for
+ * worker threads, where blocking costs nothing and a trip through libuv's
+ * thread pool per read does. Fresh stream buffers per read would spend
+ * more time collecting garbage than hashing.
  */
-export async function sha256FileReusing(path: string): Promise<{ sha256: string; size: number }> {
-  const buffer = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(HASH_CHUNK);
-  const handle = await open(path, 'r');
+export function sha256FileSync(path: string): { sha256: string; size: number } {
+  const buffer = (hashBuffer ??= Buffer.allocUnsafeSlow(HASH_CHUNK));
+  const fd = openSync(path, 'r');
   try {
     const hash = createHash('sha256');
     let size = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
+      const bytesRead = readSync(fd, buffer, 0, buffer.length, size);
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
       size += bytesRead;
     }
     return { sha256: hash.digest('hex'), size };
   } finally {
-    await handle.close();
-    if (spareBuffers.length < 16) spareBuffers.push(buffer);
+    closeSync(fd);
   }
 }
 

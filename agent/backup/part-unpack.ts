@@ -1,0 +1,199 @@
+import { createHash, type Hash } from 'node:crypto';
+import { close, closeSync, fchmodSync, fchownSync, fdatasync, fsync, futimesSync, openSync, rename, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { Lz4FrameDecoder } from '../codec/lz4-decoder.ts';
+import { WalshipError } from '../errors.ts';
+import { threadReclaimer } from '../util/reclaim.ts';
+import type { BackupFile } from './manifest.ts';
+import { TarReader } from './tar-reader.ts';
+import type { TarHeader } from './tar-format.ts';
+
+// Unpacks one part on a worker thread, writing only the files asked for.
+// Each file is written beside its destination, checked against the
+// manifest's sha256, fsynced and only then renamed into place: a tampered
+// part fails at the first bad file, and never leaves a wrong file under a
+// right name. The fsync and rename of a finished file run in the
+// background while the next file is decoded, a few files at most; and a
+// large file's writeback starts as it is written, not at its fsync.
+
+export interface UnpackOptions {
+  dest: string;
+  partKey: string;
+  /** Files wanted from this part. */
+  wanted: readonly BackupFile[];
+  owner?: { uid: number; gid: number };
+  /** 'lz4': the input is LZ4 frames, decoded here; 'none': the input is the tar itself. */
+  compression: 'lz4' | 'none';
+}
+
+/** Input is decoded this much at a time: a chunk of zero pages can decode to hundreds of MiB. */
+const DECODE_SLICE = 64 << 10;
+/** Finished files whose fsync may still be running; beyond this, decoding waits. */
+const MAX_SYNCING = 4;
+
+/**
+ * A writeback (fdatasync) starts after every so many bytes of a file. The
+ * kernel otherwise keeps a restore's writes dirty until each file's fsync
+ * (dirty_background_ratio is 10 % of RAM), and the fsync of a 1 GiB
+ * segment then waits for all of it while the CPU idles.
+ */
+const WRITEBACK_EVERY = 32 << 20;
+
+const fsyncAsync = promisify(fsync);
+const fdatasyncAsync = promisify(fdatasync);
+const closeAsync = promisify(close);
+const renameAsync = promisify(rename);
+
+interface OpenFile {
+  file: BackupFile;
+  fd: number;
+  tmp: string;
+  target: string;
+  hash: Hash;
+  /** Bytes written since the last writeback started. */
+  unsynced: number;
+  writeback: Promise<void> | undefined;
+}
+
+export class PartUnpacker {
+  readonly #options: UnpackOptions;
+  readonly #wanted: Map<string, BackupFile>;
+  readonly #seen = new Set<string>();
+  readonly #tar: TarReader;
+  readonly #decoder: Lz4FrameDecoder | undefined;
+  #open: OpenFile | undefined;
+  readonly #syncing: Promise<void>[] = [];
+  #syncFailure: { error: unknown } | undefined;
+  #written = 0;
+  readonly #reclaimer = threadReclaimer;
+
+  constructor(options: UnpackOptions) {
+    this.#options = options;
+    this.#wanted = new Map(options.wanted.map((f) => [f.path, f]));
+    this.#tar = new TarReader({
+      onFile: (header) => this.#onFile(header),
+      onData: (chunk) => this.#onData(chunk),
+      onFileEnd: () => this.#onFileEnd(),
+    });
+    this.#decoder =
+      options.compression === 'lz4'
+        ? new Lz4FrameDecoder((decoded) => {
+            this.#reclaimer.note(decoded.length);
+            this.#tar.write(decoded);
+          })
+        : undefined;
+  }
+
+  /** Takes the next bytes of the part; resolves with the file bytes written since the last call. */
+  async write(chunk: Buffer): Promise<number> {
+    try {
+      this.#reclaimer.note(chunk.length);
+      if (this.#decoder) {
+        for (let i = 0; i < chunk.length; i += DECODE_SLICE) {
+          this.#decoder.write(chunk.subarray(i, i + DECODE_SLICE));
+          if (this.#reclaimer.due) await this.#reclaimer.reclaim();
+        }
+      } else {
+        this.#tar.write(chunk);
+        if (this.#reclaimer.due) await this.#reclaimer.reclaim();
+      }
+      while (this.#syncing.length > MAX_SYNCING) await this.#syncing.shift();
+      if (this.#syncFailure) throw this.#syncFailure.error;
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+    const written = this.#written;
+    this.#written = 0;
+    return written;
+  }
+
+  /** The end of the part: every wanted file must have been in it. */
+  async finish(): Promise<number> {
+    try {
+      this.#decoder?.end();
+      this.#tar.end();
+      await Promise.all(this.#syncing.splice(0));
+      if (this.#syncFailure) throw this.#syncFailure.error;
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+    const missing = [...this.#wanted.keys()].filter((p) => !this.#seen.has(p));
+    if (missing.length > 0) {
+      throw new WalshipError('BACKUP_CORRUPT', `${this.#options.partKey} lacks ${missing.length} file(s) the manifest puts there, e.g. ${missing[0]}: the backup is damaged`);
+    }
+    return this.#written;
+  }
+
+  /** Stops: the file being written is removed; files already checked are still published. */
+  async abort(): Promise<void> {
+    const open = this.#open;
+    this.#open = undefined;
+    if (open) {
+      // The fd number must not be reused while a writeback may still use it.
+      await open.writeback;
+      closeSync(open.fd);
+      rmSync(open.tmp, { force: true });
+    }
+    await Promise.allSettled(this.#syncing.splice(0));
+  }
+
+  #onFile(header: TarHeader): boolean {
+    const file = this.#wanted.get(header.name);
+    if (!file) return false;
+    const target = join(this.#options.dest, ...file.path.split('/'));
+    const tmp = join(dirname(target), `.${file.path.split('/').pop()}.walship-restore`);
+    const fd = openSync(tmp, 'w', file.mode & 0o777);
+    this.#open = { file, fd, tmp, target, hash: createHash('sha256'), unsynced: 0, writeback: undefined };
+    return true;
+  }
+
+  #onData(chunk: Buffer): void {
+    const open = this.#open!;
+    open.hash.update(chunk);
+    for (let i = 0; i < chunk.length; ) i += writeSync(open.fd, chunk, i);
+    this.#written += chunk.length;
+    open.unsynced += chunk.length;
+    if (open.unsynced >= WRITEBACK_EVERY && open.writeback === undefined) {
+      open.unsynced = 0;
+      open.writeback = fdatasyncAsync(open.fd).then(
+        () => {
+          open.writeback = undefined;
+        },
+        (error: unknown) => {
+          open.writeback = undefined;
+          this.#syncFailure ??= { error };
+        },
+      );
+    }
+  }
+
+  #onFileEnd(): void {
+    const open = this.#open!;
+    const { file, fd, tmp, target, writeback } = open;
+    const digest = open.hash.digest('hex');
+    if (digest !== file.sha256) {
+      throw new WalshipError('BACKUP_CORRUPT', `${this.#options.partKey}: ${file.path} does not match the backup manifest (sha256 ${digest.slice(0, 16)}…, expected ${file.sha256.slice(0, 16)}…): the backup is damaged or was tampered with`, { details: { path: file.path } });
+    }
+    fchmodSync(fd, file.mode & 0o7777);
+    if (this.#options.owner) fchownSync(fd, this.#options.owner.uid, this.#options.owner.gid);
+    futimesSync(fd, file.mtime / 1000, file.mtime / 1000);
+    this.#open = undefined;
+    this.#seen.add(file.path);
+    const publish = (async () => {
+      try {
+        await writeback;
+        await fsyncAsync(fd);
+      } finally {
+        await closeAsync(fd);
+      }
+      await renameAsync(tmp, target);
+    })().catch((error: unknown) => {
+      this.#syncFailure ??= { error };
+      rmSync(tmp, { force: true });
+    });
+    this.#syncing.push(publish);
+  }
+}
