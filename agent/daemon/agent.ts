@@ -99,7 +99,9 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
   const hasher = startSha256Worker();
   const pgdata = config.pg.pgdata;
   const opened = await openWalArchive(config, store, hasher.digest);
-  const follower = pgdata !== undefined && config.agent.followWal ? new SegmentFollower(join(pgdata, 'pg_wal'), opened.codec) : undefined;
+  let uploads: UploadAhead | undefined;
+  const follower =
+    pgdata !== undefined && config.agent.followWal ? new SegmentFollower(join(pgdata, 'pg_wal'), opened.codec, { paused: () => uploads?.busy ?? false }) : undefined;
   follower?.start();
   const archive = follower ? { ...opened, preEncoded: (name: string, data: Buffer) => follower.take(name, data) } : opened;
   const owner = await dataOwner(pgdata);
@@ -109,7 +111,6 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
   });
   const archived = (name: string, bytes: number) => metrics.recordArchived(bytes, segmentEnd(name));
 
-  let uploads: UploadAhead | undefined;
   if (pgdata !== undefined && config.agent.uploadAhead) {
     uploads = new UploadAhead(archive, {
       pgWalDir: join(pgdata, 'pg_wal'),

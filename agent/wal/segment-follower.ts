@@ -26,8 +26,16 @@ export interface PreEncoded {
 
 export interface SegmentFollowerOptions {
   pollMs?: number;
-  /** Most bytes read per poll. */
+  /** Most bytes read per poll: a bound on how long one poll holds the event loop. */
   readBytes?: number;
+  /**
+   * While true, the follower neither reads nor begins another segment. The
+   * agent says so while it has a backlog of finished segments to upload:
+   * the segment being written would be pushed long after the follower had
+   * moved on, so following it would only cost a second hashing and
+   * compression.
+   */
+  paused?: () => boolean;
 }
 
 interface Following {
@@ -57,6 +65,7 @@ export class SegmentFollower {
   readonly #codec: Codec;
   readonly #pollMs: number;
   readonly #readBytes: number;
+  readonly #paused: () => boolean;
   /** The segment being written and, until a push takes it, the one before: it is pushed just after the next begins. */
   #states: Following[] = [];
   #scannedAt = Number.NEGATIVE_INFINITY;
@@ -65,8 +74,9 @@ export class SegmentFollower {
   constructor(pgWalDir: string, codec: Codec, options: SegmentFollowerOptions = {}) {
     this.#dir = pgWalDir;
     this.#codec = codec;
-    this.#pollMs = options.pollMs ?? 10;
-    this.#readBytes = options.readBytes ?? 1 << 20;
+    this.#pollMs = options.pollMs ?? 5;
+    this.#readBytes = options.readBytes ?? 4 << 20;
+    this.#paused = options.paused ?? (() => false);
   }
 
   start(): void {
@@ -86,6 +96,7 @@ export class SegmentFollower {
 
   /** Reads what PostgreSQL has finished writing since the last poll. Never throws: following is an optimisation. */
   poll(now = Date.now()): void {
+    if (this.#paused()) return;
     try {
       const current = this.#states.at(-1);
       if (current !== undefined && this.#advance(current)) {

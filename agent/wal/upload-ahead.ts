@@ -43,6 +43,11 @@ export class UploadAhead {
     return join(this.options.pgWalDir, 'archive_status');
   }
 
+  /** Whether uploads are under way or queued. */
+  get busy(): boolean {
+    return this.active > 0 || this.queue.length > 0;
+  }
+
   /** Segments waiting in .ready that are not yet uploaded: the archiver's backlog. */
   async backlog(): Promise<number> {
     return (await this.readyNames()).length;
