@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import type { Config } from '../config/types.ts';
@@ -95,13 +96,35 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
   };
 }
 
+/**
+ * When following the segment being written would be wasted work: while
+ * uploads wait (the segment would be pushed long after), and while the
+ * cluster recovers (it writes no WAL of its own, and the segments it
+ * restores may be kept in pg_wal under their names). The signal files are
+ * looked at once a second.
+ */
+function followerPause(pgdata: string, uploads: () => UploadAhead | undefined): () => boolean {
+  let recovering = false;
+  let checkedAt = Number.NEGATIVE_INFINITY;
+  return () => {
+    const now = Date.now();
+    if (now - checkedAt >= 1000) {
+      checkedAt = now;
+      recovering = existsSync(join(pgdata, 'recovery.signal')) || existsSync(join(pgdata, 'standby.signal'));
+    }
+    return recovering || (uploads()?.busy ?? true);
+  };
+}
+
 export async function startAgent(config: Config, store: StorageDriver, log: Logger, metrics: WalshipMetrics, extras: AgentExtras = {}): Promise<RunningAgent> {
   const hasher = startSha256Worker();
   const pgdata = config.pg.pgdata;
   const opened = await openWalArchive(config, store, hasher.digest);
   let uploads: UploadAhead | undefined;
   const follower =
-    pgdata !== undefined && config.agent.followWal ? new SegmentFollower(join(pgdata, 'pg_wal'), opened.codec, { paused: () => uploads?.busy ?? false }) : undefined;
+    pgdata !== undefined && config.agent.followWal && config.agent.uploadAhead
+      ? new SegmentFollower(join(pgdata, 'pg_wal'), opened.codec, { paused: followerPause(pgdata, () => uploads) })
+      : undefined;
   follower?.start();
   const archive = follower ? { ...opened, preEncoded: (name: string, data: Buffer) => follower.take(name, data) } : opened;
   const owner = await dataOwner(pgdata);
