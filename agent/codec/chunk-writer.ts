@@ -11,7 +11,6 @@ import { FRAME_END_MARK, blockSizeField, endMarker, frameHeader, startMarker } f
 /** Output is handed on in batches of about this size: few messages, little memory. */
 const BATCH_BYTES = 256 << 10;
 
-
 export interface ChunkWriter {
   /** Free space of the input buffer, to fill in place; never empty. */
   space(): Buffer;
@@ -25,6 +24,27 @@ export interface ChunkWriter {
   readonly ready: Buffer[];
 }
 
+/** The input side both writers share: a buffer the producer fills in place, flushed when full. */
+abstract class FilledInPlace {
+  protected input: Buffer;
+  protected filled = 0;
+
+  constructor(size: number) {
+    this.input = Buffer.allocUnsafeSlow(size);
+  }
+
+  space(): Buffer {
+    return this.input.subarray(this.filled);
+  }
+
+  commit(n: number): void {
+    this.filled += n;
+    if (this.filled === this.input.length) this.flush();
+  }
+
+  abstract flush(): void;
+}
+
 /**
  * LZ4 frames of up to LZ4_FRAME_INPUT_BYTES each (one block apiece), between
  * walship's start and end markers. Each block is compressed with lz4-napi's
@@ -33,10 +53,8 @@ export interface ChunkWriter {
  * 1.6 GB backup). Integrity comes from the manifest's sha256 of every file,
  * checked on restore, and the content size each frame records.
  */
-export class Lz4ChunkWriter implements ChunkWriter {
+export class Lz4ChunkWriter extends FilledInPlace implements ChunkWriter {
   readonly ready: Buffer[] = [];
-  readonly #input = Buffer.allocUnsafeSlow(LZ4_FRAME_INPUT_BYTES);
-  #filled = 0;
   #batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
   #batched = 0;
   #decodedBytes = 0;
@@ -44,22 +62,14 @@ export class Lz4ChunkWriter implements ChunkWriter {
 
   /** reclaimer: told of what each compression call allocates. */
   constructor(reclaimer?: Reclaimer) {
+    super(LZ4_FRAME_INPUT_BYTES);
     this.#reclaimer = reclaimer;
     this.#append(startMarker());
   }
 
-  space(): Buffer {
-    return this.#input.subarray(this.#filled);
-  }
-
-  commit(n: number): void {
-    this.#filled += n;
-    if (this.#filled === this.#input.length) this.flush();
-  }
-
   flush(): void {
-    if (this.#filled === 0) return;
-    const input = this.#input.subarray(0, this.#filled);
+    if (this.filled === 0) return;
+    const input = this.input.subarray(0, this.filled);
     // lz4-napi puts the decoded size in front of the block.
     const block = compressSync(input).subarray(4);
     const stored = block.length < input.length;
@@ -69,9 +79,9 @@ export class Lz4ChunkWriter implements ChunkWriter {
     this.#append(FRAME_END_MARK);
     // Counted by input: counting only the native output (about 45 KiB per
     // frame) left more garbage between collections (measured: +15-30 MiB peak RSS).
-    this.#reclaimer?.note(this.#filled);
-    this.#decodedBytes += this.#filled;
-    this.#filled = 0;
+    this.#reclaimer?.note(this.filled);
+    this.#decodedBytes += this.filled;
+    this.filled = 0;
   }
 
   end(): void {
@@ -98,25 +108,18 @@ export class Lz4ChunkWriter implements ChunkWriter {
 }
 
 /** The bytes unchanged, in batches: for a compressor that runs elsewhere. */
-export class PlainChunkWriter implements ChunkWriter {
+export class PlainChunkWriter extends FilledInPlace implements ChunkWriter {
   readonly ready: Buffer[] = [];
-  #input = Buffer.allocUnsafeSlow(BATCH_BYTES);
-  #filled = 0;
 
-  space(): Buffer {
-    return this.#input.subarray(this.#filled);
-  }
-
-  commit(n: number): void {
-    this.#filled += n;
-    if (this.#filled === this.#input.length) this.flush();
+  constructor() {
+    super(BATCH_BYTES);
   }
 
   flush(): void {
-    if (this.#filled === 0) return;
-    this.ready.push(this.#input.subarray(0, this.#filled));
-    this.#input = Buffer.allocUnsafeSlow(BATCH_BYTES);
-    this.#filled = 0;
+    if (this.filled === 0) return;
+    this.ready.push(this.input.subarray(0, this.filled));
+    this.input = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.filled = 0;
   }
 
   end(): void {
