@@ -70,8 +70,12 @@ export interface SpoolServerOptions {
 const DEFAULT_CONCURRENCY = 4;
 /** The safety net behind inotify: how late a request can be noticed if its event is lost. */
 const RESCAN_MS = 200;
-/** Answers and temp files older than this have been abandoned (clients wait at most 10 min by default). */
-const STALE_AFTER_MS = 10 * 60_000;
+/**
+ * Answer channels and temp files older than this were abandoned: a client
+ * waits 10 s for pickup and 10 min for its answer by default, and a FIFO's
+ * time does not move while it waits.
+ */
+const STALE_AFTER_MS = 30 * 60_000;
 const SWEEP_EVERY_MS = 60_000;
 /**
  * How long a request may stay half written: the client writes it with one

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { isTempName, type SpoolLayout } from './layout.ts';
 import { isMissing, spoolIoError } from './fs-errors.ts';
 
-// Removes what nobody will ever come back for: answers whose client died or
-// gave up before reading them, and temp files of writers that died midway.
+// Removes what nobody will ever come back for: answer channels (FIFOs) of
+// clients that were killed before they could remove them, and temp files of
+// writers that died midway.
 // Requests themselves are never swept: a queued one is served as soon as an
 // agent runs, a claimed one is being served (or is served again at the next
 // start-up).
