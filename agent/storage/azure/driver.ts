@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { AzureStoreConfig, TransferConfig } from '../../config/types.ts';
 import { notFound, storeError, type ErrorContext } from '../classify.ts';
-import type { BodySource, ObjectInfo, PutOptions, StorageDriver } from '../driver.ts';
+import type { ObjectInfo, StorageDriver } from '../driver.ts';
+import { putOperations, type WriteObject } from '../put-operations.ts';
 import { destroyOnAbort, objectSize } from '../http-object.ts';
 import { joinKey } from '../keys.ts';
 import { partPlan, uploadInParts } from '../part-upload.ts';
@@ -26,7 +27,7 @@ export function createAzureDriver(store: AzureStoreConfig, transfer: TransferCon
   const blob = (key: string) => container.getBlockBlobClient(joinKey(prefix, key));
 
   /** Resolves false when ifAbsent and a blob was already there. */
-  async function write(op: string, key: string, body: BodySource, options: PutOptions, ifAbsent: boolean): Promise<boolean> {
+  const write: WriteObject = async (op, key, body, options, ifAbsent) => {
     try {
       const metadata = options.metadata === undefined ? undefined : toAzureMetadata(options.metadata);
       const sink = azureBlockSink(blob(key), metadata, ifAbsent);
@@ -36,19 +37,13 @@ export function createAzureDriver(store: AzureStoreConfig, transfer: TransferCon
       if (ifAbsent && isBlobExists(err)) return false;
       throw azureError(ctx(op, key), err);
     }
-  }
+  };
 
   return {
     kind: 'azure',
     location,
 
-    async put(key, body, options = {}) {
-      await write('put', key, body, options, false);
-    },
-
-    putIfAbsent(key, body, options = {}) {
-      return write('put-if-absent', key, body, options, true);
-    },
+    ...putOperations(write),
 
     async get(key, options = {}) {
       try {

@@ -1,6 +1,7 @@
 import type { GcsStoreConfig, TransferConfig } from '../../config/types.ts';
 import { notFound, type ErrorContext } from '../classify.ts';
 import type { GetResult, ListPage, ObjectInfo, StorageDriver } from '../driver.ts';
+import { putOperations } from '../put-operations.ts';
 import { joinKey } from '../keys.ts';
 import { createGcsClient, type GcsClient } from './client.ts';
 import { openDownload } from './download.ts';
@@ -47,13 +48,7 @@ export function createGcsDriver(store: GcsStoreConfig, transfer: TransferConfig)
     kind: 'gcs',
     location,
 
-    async put(key, body, options = {}) {
-      await call('put', key, options.signal, (c) => uploadObject(c, nameOf(key), body, options, false));
-    },
-
-    putIfAbsent(key, body, options = {}) {
-      return call('put-if-absent', key, options.signal, (c) => uploadObject(c, nameOf(key), body, options, true));
-    },
+    ...putOperations((op, key, body, options, ifAbsent) => call(op, key, options.signal, (c) => uploadObject(c, nameOf(key), body, options, ifAbsent))),
 
     get(key, options = {}): Promise<GetResult> {
       return call('get', key, options.signal, async (c) => {

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { S3StoreConfig, TransferConfig } from '../../config/types.ts';
 import { notFound, storeError, type ErrorContext } from '../classify.ts';
-import type { BodySource, ObjectInfo, PutOptions, StorageDriver } from '../driver.ts';
+import type { ObjectInfo, StorageDriver } from '../driver.ts';
+import { putOperations, type WriteObject } from '../put-operations.ts';
 import { destroyOnAbort, objectSize, rangeHeader } from '../http-object.ts';
 import { joinKey } from '../keys.ts';
 import { partPlan, uploadInParts } from '../part-upload.ts';
@@ -27,7 +28,7 @@ export function createS3Driver(store: S3StoreConfig, transfer: TransferConfig): 
   const ctx = (op: string, key?: string): ErrorContext => ({ op, location, ...(key === undefined ? {} : { key }) });
 
   /** Resolves false when ifAbsent and an object was already there. */
-  async function write(op: string, key: string, body: BodySource, options: PutOptions, ifAbsent: boolean): Promise<boolean> {
+  const write: WriteObject = async (op, key, body, options, ifAbsent) => {
     try {
       const sink = s3PartSink({
         client,
@@ -44,19 +45,13 @@ export function createS3Driver(store: S3StoreConfig, transfer: TransferConfig): 
       if (ifAbsent && isPreconditionFailed(err)) return false;
       throw s3Error(ctx(op, key), err);
     }
-  }
+  };
 
   return {
     kind: 's3',
     location,
 
-    async put(key, body, options = {}) {
-      await write('put', key, body, options, false);
-    },
-
-    putIfAbsent(key, body, options = {}) {
-      return write('put-if-absent', key, body, options, true);
-    },
+    ...putOperations(write),
 
     async get(key, options = {}) {
       try {
