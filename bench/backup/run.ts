@@ -16,13 +16,14 @@
 // Prints one table (ratios walship ÷ pgBackRest) and writes
 // bench/backup/results.json.
 
-import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PgCluster, chownToPostgres, postgresOwnedDir, writeOwned } from '../../test/support/pg-cluster.ts';
 import { envPairs, positiveInteger } from '../lib/args.ts';
 import { Cleanup } from '../lib/cleanup.ts';
+import { publishResults, reportFailure } from '../lib/finish.ts';
 import { dirBytes } from '../lib/disk.ts';
 import { loadNow, machineInfo } from '../lib/machine.ts';
 import { archivePushCommand, pgBackRestRepo, stanzaCreate, stopPgBackRestWorkers, writePgBackRestConfig } from '../lib/pgbackrest.ts';
@@ -200,11 +201,9 @@ try {
     tools: ordered,
     ratios,
   };
-  await writeFile(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`${formatReport(report, table)}\nresults: ${RESULTS}\n`);
+  await publishResults(RESULTS, report, formatReport(report, table));
 } catch (err) {
-  process.exitCode = 1;
-  if (!cleanup.interrupted) log(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  reportFailure(err, cleanup, log);
 } finally {
   await cleanup.runAll();
 }

@@ -18,12 +18,13 @@
 // Prints one table and writes bench/wal/results.json. Run as root (servers
 // and pgBackRest run as postgres through runuser).
 
-import { rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { postgresOwnedDir } from '../../test/support/pg-cluster.ts';
 import { envPairs, positiveInteger } from '../lib/args.ts';
 import { Cleanup } from '../lib/cleanup.ts';
+import { publishResults, reportFailure } from '../lib/finish.ts';
 import { loadNow, machineInfo } from '../lib/machine.ts';
 import { pgbenchScaleFor } from '../lib/postgres.ts';
 import { installTimingWrapper, measureWrapperOverhead } from '../lib/timing-wrapper.ts';
@@ -137,11 +138,9 @@ try {
     recovery,
     ratios,
   };
-  await writeFile(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`${formatReport(report, table)}\nresults: ${RESULTS}\n`);
+  await publishResults(RESULTS, report, formatReport(report, table));
 } catch (err) {
-  process.exitCode = 1;
-  if (!cleanup.interrupted) log(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  reportFailure(err, cleanup, log);
 } finally {
   await cleanup.runAll();
 }
