@@ -126,7 +126,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
       ? new SegmentFollower(join(pgdata, 'pg_wal'), opened.codec, { paused: followerPause(pgdata, () => uploads) })
       : undefined;
   follower?.start();
-  const archive = follower ? { ...opened, preEncoded: (name: string, data: Buffer) => follower.take(name, data) } : opened;
+  const archive = follower ? { ...opened, preEncoded: follower.take.bind(follower) } : opened;
   const owner = await dataOwner(pgdata);
   const prefetcher = new WalPrefetcher(archive, config.transfer.downloadConcurrency, owner ? { owner } : {}, {
     hit: () => metrics.prefetchHits.inc(),

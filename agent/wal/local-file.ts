@@ -1,31 +1,19 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { WalshipError } from '../errors.ts';
 import type { BodySource } from '../storage/driver.ts';
 import { sha256File } from '../util/hash-stream.ts';
 import type { Sha256 } from '../util/sha256-offload.ts';
 import { LONG_HEADER_BYTES } from './segment-header.ts';
+import { acquireSegmentBuffer, releaseSegmentBuffer } from './segment-buffers.ts';
 
 // A WAL file to archive, read once. A segment (16 MiB by default) is read
-// into a buffer kept from one push to the next: the header check, the
-// checksum and every upload attempt use that one copy, instead of reading
-// the file twice through fresh 1 MiB buffers, whose churn alone cost the
-// agent a full garbage collection every other segment. The buffers are
-// shared memory, so that a worker thread can hash them without a copy.
+// into a pooled buffer (segment-buffers.ts): the header check, the checksum
+// and every upload attempt use that one copy, instead of reading the file
+// twice.
 
 const IN_MEMORY_LIMIT = 64 * 1024 * 1024;
-const POOL_LIMIT = 8;
-const pool: Buffer[] = [];
-
-function acquire(size: number): Buffer {
-  const i = pool.findIndex((b) => b.length >= size);
-  return i >= 0 ? pool.splice(i, 1)[0]! : Buffer.from(new SharedArrayBuffer(size));
-}
-
-function release(buffer: Buffer): void {
-  if (pool.length < POOL_LIMIT) pool.push(buffer);
-}
 
 export interface LocalWalFile {
   size: number;
@@ -58,30 +46,51 @@ export async function readLocalWal(path: string, sha256: Sha256): Promise<LocalW
       });
       return { size, sha256: () => Promise.resolve(hex), data: undefined, head, body: () => createReadStream(path, { highWaterMark: 1024 * 1024 }), done: () => undefined };
     }
-    const buffer = acquire(size);
+    const buffer = acquireSegmentBuffer(size);
     let filled = 0;
-    while (filled < size) {
-      const { bytesRead } = await handle.read(buffer, filled, size - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
+    try {
+      filled = await readFully(handle, buffer, 0, size);
+    } catch (err) {
+      releaseSegmentBuffer(buffer);
+      throw err;
     }
-    const data = buffer.subarray(0, filled);
-    let returned = false;
-    let hashing: Promise<string> | undefined;
-    return {
-      size: filled,
-      sha256: () => (hashing ??= sha256(data)),
-      data,
-      head: Buffer.from(data.subarray(0, LONG_HEADER_BYTES)),
-      body: () => Readable.from([data], { objectMode: false }),
-      done: (reuse) => {
-        if (reuse && !returned) release(buffer);
-        returned = true;
-      },
-    };
+    return inMemoryWal(buffer, filled, sha256);
   } catch (err) {
     throw err instanceof WalshipError ? err : ioError(path, err);
   } finally {
     await handle.close();
   }
+}
+
+/** Reads [position, position + length) of the file into buffer at the same offset; returns the bytes read (fewer at the end of the file). */
+export async function readFully(handle: FileHandle, buffer: Buffer, position: number, length: number): Promise<number> {
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, position + filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled;
+}
+
+/**
+ * A WAL file whose content is the first `size` bytes of a pooled segment
+ * buffer, which goes back to the pool when done(true) is called. `knownSha256`:
+ * the checksum, when it was computed while the file was read.
+ */
+export function inMemoryWal(buffer: Buffer, size: number, sha256: Sha256, knownSha256?: string): LocalWalFile {
+  const data = buffer.subarray(0, size);
+  let returned = false;
+  let hashing: Promise<string> | undefined = knownSha256 === undefined ? undefined : Promise.resolve(knownSha256);
+  return {
+    size,
+    sha256: () => (hashing ??= sha256(data)),
+    data,
+    head: Buffer.from(data.subarray(0, LONG_HEADER_BYTES)),
+    body: () => Readable.from([data], { objectMode: false }),
+    done: (reuse) => {
+      if (reuse && !returned) releaseSegmentBuffer(buffer);
+      returned = true;
+    },
+  };
 }

@@ -25,8 +25,8 @@ export interface WalArchive {
   identity: ClusterIdentity;
   /** How segments are hashed: in a worker thread in the agent, in place for a one-shot command. */
   sha256: Sha256;
-  /** The agent's segment follower: the hash and encoding of a segment done while it was written. */
-  preEncoded?: (name: string, data: Buffer) => Promise<PreEncoded | undefined>;
+  /** The agent's segment follower: the segment read, hashed and encoded while it was written. */
+  preEncoded?: (name: string, path: string, sha256: Sha256) => Promise<PreEncoded | undefined>;
 }
 
 export type PushOutcome = 'uploaded' | 'already-archived';
@@ -42,7 +42,8 @@ export interface PushResult {
 
 export async function pushWalFile(archive: WalArchive, path: string): Promise<PushResult> {
   const file = parseWalFileName(basename(path));
-  const local = await readLocalWal(path, archive.sha256);
+  const early = file.kind === 'segment' && archive.preEncoded !== undefined ? await archive.preEncoded(file.name, path, archive.sha256) : undefined;
+  const local = early?.file ?? (await readLocalWal(path, archive.sha256));
   // The buffer goes back to the pool only once no upload can still be reading
   // it: after a failure, a request the store never answered might.
   let reusable = false;
@@ -57,10 +58,9 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
     // archived copy all run at once: each is a few milliseconds PostgreSQL
     // may be waiting for. The metadata needs the hash before the upload
     // starts, so a segment held in memory is encoded into memory first.
-    const early = local.data === undefined || archive.preEncoded === undefined ? undefined : await archive.preEncoded(file.name, local.data);
     const encoding = early !== undefined ? Promise.resolve(early.encoded) : local.data === undefined ? undefined : encodeInMemory(archive.codec, local.data);
     encoding?.catch(() => undefined);
-    const [sha256, existing] = await Promise.all([early?.sha256 ?? local.sha256(), findArchived(archive.store, file.name)]);
+    const [sha256, existing] = await Promise.all([local.sha256(), findArchived(archive.store, file.name)]);
     if (existing) {
       await encoding?.catch(() => undefined);
       reusable = true;

@@ -1,10 +1,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Codec } from '../codec/index.ts';
 import { parseWalFileName, segmentName, type WalFileName } from './names.ts';
 import { LONG_HEADER_BYTES, parseSegmentHeader } from './segment-header.ts';
+import { inMemoryWal, readFully, type LocalWalFile } from './local-file.ts';
+import { acquireSegmentBuffer, releaseSegmentBuffer } from './segment-buffers.ts';
+import type { Sha256 } from '../util/sha256-offload.ts';
 
 // PostgreSQL marks a segment ready the moment it is finished, and its
 // archiver asks for it at once, so archive_command would wait for the whole
@@ -20,13 +24,18 @@ import { LONG_HEADER_BYTES, parseSegmentHeader } from './segment-header.ts';
 // the follower can make a push faster, never different.
 
 export interface PreEncoded {
-  sha256: string;
+  /** The finished file as read for the comparison, with its checksum. */
+  file: LocalWalFile;
   encoded: Buffer;
 }
 
 export interface SegmentFollowerOptions {
   pollMs?: number;
-  /** Most bytes read per poll: a bound on how long one poll holds the event loop. */
+  /**
+   * Most bytes read per poll: a bound on how long one poll holds the event
+   * loop (reading and hashing 1 MiB takes about a millisecond here), during
+   * which a request in the spool waits.
+   */
   readBytes?: number;
   /**
    * While true, the follower neither reads nor begins another segment. The
@@ -75,7 +84,7 @@ export class SegmentFollower {
     this.#dir = pgWalDir;
     this.#codec = codec;
     this.#pollMs = options.pollMs ?? 5;
-    this.#readBytes = options.readBytes ?? 4 << 20;
+    this.#readBytes = options.readBytes ?? 1 << 20;
     this.#paused = options.paused ?? (() => false);
   }
 
@@ -120,32 +129,45 @@ export class SegmentFollower {
   }
 
   /**
-   * For a push of `name` whose whole content is `data`: the hash and the
-   * encoded object, or undefined when the follower cannot vouch for them.
+   * For a push of the finished segment `name` at `path`: the file, read, with
+   * its hash and encoding, or undefined when the follower cannot vouch for
+   * them. PostgreSQL waits for this, so the part not yet followed (the last
+   * pages, or the rest of a segment ended early by a switch) is read first
+   * and its compression starts at once; the pages followed earlier are read
+   * again meanwhile and compared byte for byte with what was hashed.
    */
-  async take(name: string, data: Buffer): Promise<PreEncoded | undefined> {
+  async take(name: string, path: string, sha256: Sha256): Promise<PreEncoded | undefined> {
     const state = this.#states.find((s) => s.file.name === name);
     if (state === undefined) return undefined;
     // From here on this segment is the push's; the poller moves on to the next.
     this.#states.splice(this.#states.indexOf(state), 1);
     closeSync(state.fd);
-    if (data.length !== state.segmentSize) {
-      state.input.destroy();
-      return undefined;
-    }
-    if (!data.subarray(0, state.done).equals(state.cache.subarray(0, state.done))) {
-      state.input.destroy();
-      return undefined;
-    }
-    const tail = data.subarray(state.done);
-    state.hash.update(tail);
-    state.input.end(tail);
+    let handle: FileHandle | undefined;
+    let kept = false;
     try {
+      handle = await open(path, 'r');
+      const { done, segmentSize, cache } = state;
+      if ((await handle.stat()).size !== segmentSize) return undefined;
+      if ((await readFully(handle, cache, done, segmentSize - done)) !== segmentSize - done) return undefined;
+      const tail = cache.subarray(done, segmentSize);
+      state.input.end(tail);
+      const followed = acquireSegmentBuffer(done);
+      try {
+        const reading = readFully(handle, followed, 0, done);
+        state.hash.update(tail);
+        if ((await reading) !== done || !followed.subarray(0, done).equals(cache.subarray(0, done))) return undefined;
+      } finally {
+        releaseSegmentBuffer(followed);
+      }
       await state.finished;
+      kept = true;
+      return { file: inMemoryWal(cache, segmentSize, sha256, state.hash.digest('hex')), encoded: Buffer.concat(state.output) };
     } catch {
       return undefined;
+    } finally {
+      await handle?.close().catch(() => undefined);
+      if (!kept) this.#discard(state);
     }
-    return { sha256: state.hash.digest('hex'), encoded: Buffer.concat(state.output) };
   }
 
   /** Whether a segment file exists and its first page is where its name says, i.e. PostgreSQL has begun writing it. */
@@ -202,7 +224,7 @@ export class SegmentFollower {
         blockSize: header.blockSize,
         magic: first.readUInt16LE(0),
         start: header.pageAddress,
-        cache: Buffer.allocUnsafe(header.segmentSize),
+        cache: acquireSegmentBuffer(header.segmentSize),
         done: 0,
         hash: createHash('sha256'),
         input,
@@ -218,7 +240,16 @@ export class SegmentFollower {
 
   #release(state: Following): void {
     closeSync(state.fd);
+    this.#discard(state);
+  }
+
+  /**
+   * Back to the pool at once: a discarded encoder that is still copying from
+   * the cache only reads it, and its output is thrown away.
+   */
+  #discard(state: Following): void {
     state.input.destroy();
+    releaseSegmentBuffer(state.cache);
   }
 
   #pageIsWritten(state: Following, buffer: Buffer, at: number, offset: number): boolean {

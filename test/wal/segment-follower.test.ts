@@ -43,6 +43,16 @@ async function decode(codec: Codec, encoded: Buffer): Promise<Buffer> {
 }
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const hashAsync = async (b: Buffer) => sha256(b);
+
+/** What take() hands back, checked against the file's expected content. */
+async function assertTaken(codec: Codec, taken: Awaited<ReturnType<SegmentFollower['take']>>, content: Buffer) {
+  assert.ok(taken, 'followed to the end');
+  assert.equal(await taken.file.sha256(), sha256(content));
+  assert.ok(taken.file.data?.equals(content), 'the file as read is the finished segment');
+  assert.ok((await decode(codec, taken.encoded)).equals(content), 'the encoding decodes to the finished segment');
+  taken.file.done(true);
+}
 
 describe('SegmentFollower', () => {
   let root: string;
@@ -82,12 +92,9 @@ describe('SegmentFollower', () => {
     }
     await wal.writeUpTo(PAGES);
     follower.poll(3);
-    const taken = await follower.take(wal.name, content);
-    assert.ok(taken, 'followed to the end');
-    assert.equal(taken.sha256, sha256(content));
-    assert.ok((await decode(codec, taken.encoded)).equals(content), 'the encoding decodes to the finished segment');
+    await assertTaken(codec, await follower.take(wal.name, wal.path, hashAsync), content);
     assert.deepEqual(follower.following, [], 'taken: no longer followed');
-    assert.equal(await follower.take(wal.name, content), undefined, 'taken once');
+    assert.equal(await follower.take(wal.name, wal.path, hashAsync), undefined, 'taken once');
     follower.stop();
   });
 
@@ -100,12 +107,13 @@ describe('SegmentFollower', () => {
     // Rewritten, as after a crash: same page addresses, other records.
     const rewritten = Buffer.from(content);
     segmentBytes(6n, 'c').copy(rewritten, 20 * PAGE, 20 * PAGE, 40 * PAGE);
-    await wal.writeUpTo(PAGES);
-    assert.equal(await follower.take(wal.name, rewritten), undefined);
+    await writeFile(wal.path, rewritten);
+    assert.equal(await follower.take(wal.name, wal.path, hashAsync), undefined);
 
     const again = new SegmentFollower(wal.dir, codec);
     again.poll(1);
-    assert.equal(await again.take(wal.name, content.subarray(0, SEGMENT / 2)), undefined);
+    await writeFile(wal.path, content.subarray(0, SEGMENT / 2));
+    assert.equal(await again.take(wal.name, wal.path, hashAsync), undefined);
     again.stop();
     follower.stop();
   });
@@ -131,15 +139,10 @@ describe('SegmentFollower', () => {
     assert.deepEqual(follower.following, [wal.name, nextName], 'the finished one is kept for its push');
     follower.poll(4);
 
-    const taken = await follower.take(wal.name, first);
-    assert.ok(taken);
-    assert.ok((await decode(codec, taken.encoded)).equals(first));
+    await assertTaken(codec, await follower.take(wal.name, wal.path, hashAsync), first);
     // Only pages 0-3 of the next are final; the old pages beyond are never read as its own.
     const mixed = Buffer.concat([next.subarray(0, 5 * PAGE), old.subarray(5 * PAGE)]);
-    const partial = await follower.take(nextName, mixed);
-    assert.ok(partial);
-    assert.equal(partial.sha256, sha256(mixed));
-    assert.ok((await decode(codec, partial.encoded)).equals(mixed));
+    await assertTaken(codec, await follower.take(nextName, join(wal.dir, nextName), hashAsync), mixed);
     follower.stop();
   });
 
@@ -147,7 +150,8 @@ describe('SegmentFollower', () => {
     const follower = new SegmentFollower(join(root, 'missing'), codec);
     follower.poll(1);
     assert.deepEqual(follower.following, []);
-    assert.equal(await follower.take(segmentName(1, 1n, SEGMENT), Buffer.alloc(SEGMENT)), undefined);
+    const name = segmentName(1, 1n, SEGMENT);
+    assert.equal(await follower.take(name, join(root, 'missing', name), hashAsync), undefined);
     follower.stop();
   });
 });

@@ -1,7 +1,6 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chown, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { chown, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { FsStoreConfig } from '../../config/types.ts';
 import { WalshipError } from '../../errors.ts';
 import { fsyncDir } from '../../util/atomic-file.ts';
@@ -67,16 +66,25 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     for (let dir = dirname(path); dir.length >= first.length; dir = dirname(dir)) await chown(dir, o.uid, o.gid);
   }
 
-  /** Writes body and sidecar to temp files beside the destination, both fsynced. */
+  /**
+   * Writes body and sidecar to temp files beside the destination, both
+   * fsynced. The two fsyncs run at once (a journaling filesystem commits
+   * them together): every millisecond here is one archive_command waits for.
+   */
   async function stage(path: string, body: BodySource, metadata: ObjectMetadata) {
     await makeParents(path);
     const dataTmp = tempPathFor(path);
     const metaTmp = tempPathFor(metaPathFor(path));
     try {
-      await pipeline(body(), createWriteStream(dataTmp, { flags: 'wx', mode: 0o640, flush: true }));
-      const st = await stat(dataTmp);
-      const sidecar: Sidecar = { ino: st.ino, size: st.size, metadata };
-      await writeFile(metaTmp, JSON.stringify(sidecar), { flag: 'wx', mode: 0o640, flush: true });
+      const handle = await open(dataTmp, 'wx', 0o640);
+      try {
+        for await (const chunk of body()) await writeAll(handle, chunk as Buffer);
+        const st = await handle.stat();
+        const sidecar: Sidecar = { ino: st.ino, size: st.size, metadata };
+        await Promise.all([handle.datasync(), writeFile(metaTmp, JSON.stringify(sidecar), { flag: 'wx', mode: 0o640, flush: true })]);
+      } finally {
+        await handle.close();
+      }
       const o = await storeOwner();
       if (o) for (const tmp of [dataTmp, metaTmp]) await chown(tmp, o.uid, o.gid);
       return { dataTmp, metaTmp };
@@ -190,6 +198,11 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
 
 function isCode(err: unknown, code: string): boolean {
   return (err as { code?: unknown } | null)?.code === code;
+}
+
+/** write(2) may take less than asked. */
+async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+  for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at, chunk.length - at)).bytesWritten;
 }
 
 function ignoreMissing(err: unknown): void {
