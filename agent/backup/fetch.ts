@@ -64,7 +64,7 @@ async function refuseRunningCluster(dest: string): Promise<void> {
   }
 }
 
-/** Files and directories under dest that the manifest does not hold: removed by a delta restore. */
+/** Files and directories under dest (or its subdirectory rel) that the manifest does not hold: removed by a delta restore. Links are not followed. */
 async function strayEntries(dest: string, keep: ReadonlySet<string>, rel = ''): Promise<string[]> {
   const stray: string[] = [];
   for (const entry of await readdir(join(dest, rel), { withFileTypes: true }).catch(() => [])) {
@@ -163,7 +163,16 @@ async function restoreWith(workers: PartWorkers, archive: WalArchive, options: B
   let filesRemoved = 0;
   if (mode === 'delta') {
     const keep = new Set<string>([...manifest.directories.map((d) => d.path), ...manifest.files.map((f) => f.path), PG_CONTROL, 'global']);
-    for (const path of await strayEntries(dest, keep)) {
+    const stray = await strayEntries(dest, keep);
+    // Inside a tablespace, only below the directories the backup holds
+    // (PG_15_<catalog version>): its location may also hold another major
+    // version's directory, which is not this cluster's to remove.
+    for (const link of tablespaceLinks) {
+      for (const entry of await readdir(join(dest, link)).catch(() => [])) {
+        if (keep.has(`${link}/${entry}`)) stray.push(...(await strayEntries(dest, keep, `${link}/${entry}`)));
+      }
+    }
+    for (const path of stray) {
       if (tablespaceLinks.has(path)) continue;
       await rm(join(dest, path), { recursive: true, force: true });
       filesRemoved++;

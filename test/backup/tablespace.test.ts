@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdir, readlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runWalship } from '../support/cli.ts';
-import { postgresOwnedDir } from '../support/pg-cluster.ts';
+import { chownToPostgres, postgresOwnedDir } from '../support/pg-cluster.ts';
 import { archiveAll, describeCli, fetchAndStart, fingerprint, pushBackup, restoreRoot, startArchivingSource, backupTestResources } from '../support/backup-harness.ts';
 import { filesystemStore } from '../support/backup-stores.ts';
 
@@ -61,5 +61,27 @@ describe('backup with a tablespace', () => {
     assert.equal(changed, '3000');
     // The source's own tablespace directory was left alone by the restore.
     assert.deepEqual((await readdir(original, { recursive: true })).sort(), originalBefore.sort());
+
+    // A delta restore over it makes the tablespace's version directory hold
+    // exactly the backup again, and leaves what else shares the location.
+    await restored.cluster.stop();
+    const version = (await readdir(moved)).find((d) => d.startsWith('PG_15_'))!;
+    const [database] = (await readdir(join(moved, version))).filter((d) => /^\d+$/.test(d));
+    const strayFile = join(moved, version, database!, '999999');
+    const strayDir = join(moved, version, 'left-behind');
+    const otherVersion = join(moved, 'PG_14_202107181');
+    await writeFile(strayFile, Buffer.alloc(8192, 1));
+    await mkdir(strayDir);
+    await writeFile(join(strayDir, 'file'), 'x');
+    await mkdir(otherVersion);
+    await writeFile(join(otherVersion, 'kept'), 'another major version');
+    for (const path of [strayFile, strayDir, join(strayDir, 'file'), otherVersion, join(otherVersion, 'kept')]) await chownToPostgres(path);
+    const again = await fetchAndStart(store.env, where, name, ['--tablespace-mapping', `${oid}=${moved}`, '--delta']);
+    clusters.push(again.cluster);
+    assert.match(again.output, /\(delta: .*; [1-9]\d* removed\)/);
+    await assert.rejects(stat(strayFile), { code: 'ENOENT' }, 'a file the backup does not hold is removed from the tablespace');
+    await assert.rejects(stat(strayDir), { code: 'ENOENT' }, 'and so is a directory');
+    assert.equal(await readFile(join(otherVersion, 'kept'), 'utf8'), 'another major version', "another version's directory is left alone");
+    assert.deepEqual(await fingerprint(again.cluster, ['far']), expected);
   });
 });
