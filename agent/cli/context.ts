@@ -6,6 +6,8 @@ import { WalshipError } from '../errors.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { openStore } from '../storage/open.ts';
 import { writeLine, type CommandIO } from './io.ts';
+import type { Logger } from '../log.ts';
+import type { Progress } from './progress.ts';
 
 // The bridge from the command line to the typed configuration: flags and
 // the environment go in here, and only the parsed Config goes further.
@@ -62,6 +64,22 @@ export class CommandContext {
 
   async config(): Promise<Config> {
     return (await this.loadedConfig()).config;
+  }
+
+  // pino and cli-progress are loaded only by the commands that log or draw
+  // progress: archive_command and restore_command would otherwise pay for
+  // loading them on every call.
+
+  /** The JSON logger on stderr, at the configured level. */
+  async logger(config: Config): Promise<Logger> {
+    const { createLogger } = await import('../log.ts');
+    return createLogger(config.log.level, this.io.stderr);
+  }
+
+  /** A progress bar on stderr when it is a terminal. */
+  async progress(label: string): Promise<Progress> {
+    const { terminalProgress } = await import('./progress.ts');
+    return terminalProgress(this.io.stderr, label);
   }
 
   async store(): Promise<{ config: Config; store: StoreConfig; driver: StorageDriver }> {

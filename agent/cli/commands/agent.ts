@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Config } from '../../config/types.ts';
 import { WalshipError } from '../../errors.ts';
-import { createLogger } from '../../log.ts';
 import { writeLine } from '../io.ts';
 import type { CommandRunner } from '../program.ts';
 
@@ -21,7 +20,7 @@ export function registerAgentCommands(program: Command, run: CommandRunner): voi
           if (!config.store) throw new WalshipError('CONFIG_MISSING', 'no store configured: set one of WALG_FILE_PREFIX, WALG_S3_PREFIX, WALG_GS_PREFIX or WALG_AZ_PREFIX');
           return config;
         };
-        const { runDaemon } = await import('../../daemon/run.ts');
+        const [{ runDaemon }, { createLogger }] = await Promise.all([import('../../daemon/run.ts'), import('../../log.ts')]);
         await runDaemon({
           loadConfig: () => requireStore(ctx.config()),
           reloadConfig: () => requireStore(ctx.reloadConfig()),

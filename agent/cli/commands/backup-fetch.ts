@@ -3,9 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { TargetAction } from '../../backup/recovery-conf.ts';
 import { WalshipError } from '../../errors.ts';
-import { createLogger } from '../../log.ts';
 import { formatBytes } from '../format.ts';
-import { terminalProgress } from '../progress.ts';
 import { writeLine } from '../io.ts';
 import type { CommandRunner } from '../program.ts';
 
@@ -67,8 +65,8 @@ export function registerBackupFetch(program: Command, run: CommandRunner): void 
         if (!['promote', 'pause', 'shutdown'].includes(flags.targetAction)) throw new WalshipError('USAGE', `--target-action ${flags.targetAction}: expected promote, pause or shutdown`);
         const mapping = await tablespaceMapping(flags);
         const { config, driver } = await ctx.store();
-        const log = createLogger(config.log.level, ctx.io.stderr);
-        const progress = terminalProgress(ctx.io.stderr, 'restore');
+        const log = await ctx.logger(config);
+        const progress = await ctx.progress('restore');
         try {
           const [{ backupFetch }, { openWalArchive }] = await Promise.all([import('../../backup/fetch.ts'), import('../../wal/archive.ts')]);
           const restoreCommand = flags.restoreCommand ?? `${join(dirname(config.agent.spoolDir), 'walship-client')} wal-fetch %f %p`;

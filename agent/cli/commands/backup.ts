@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import { WalshipError } from '../../errors.ts';
-import { createLogger } from '../../log.ts';
 import { writeLine } from '../io.ts';
 import type { CommandRunner } from '../program.ts';
 import { formatBackupTable, formatBytes } from '../format.ts';
-import { terminalProgress } from '../progress.ts';
 
 // backup-push, backup-list and backup-show. Implementations load on demand:
 // the pg driver and tar are not needed by wal-push.
@@ -32,8 +30,8 @@ export function registerBackupCommands(program: Command, run: CommandRunner): vo
         const { config, driver } = await ctx.store();
         const pgdata = pgdataArg ?? config.pg.pgdata;
         if (pgdata === undefined) throw new WalshipError('CONFIG_MISSING', 'backup-push needs the data directory: give it as an argument or set PGDATA');
-        const log = createLogger(config.log.level, ctx.io.stderr);
-        const progress = terminalProgress(ctx.io.stderr, 'backup');
+        const log = await ctx.logger(config);
+        const progress = await ctx.progress('backup');
         try {
           const [{ backupPush }, { openWalArchive }, { acquireBackupLock }] = await Promise.all([
             import('../../backup/push.ts'),

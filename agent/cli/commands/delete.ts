@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import type { RetentionRule } from '../../backup/retention-rules.ts';
 import { parseRetentionDuration } from '../../backup/retention-duration.ts';
 import { WalshipError } from '../../errors.ts';
-import { createLogger } from '../../log.ts';
 import { writeLine } from '../io.ts';
 import type { CommandContext } from '../context.ts';
 import type { CommandRunner } from '../program.ts';
@@ -55,7 +54,7 @@ async function deleteByRule(ctx: CommandContext, rule: () => RetentionRule, conf
       import('../../backup/retention-report.ts'),
     ]);
     const plan = planRetention(await readInventory(driver), chosen);
-    if (confirm) await applyRetention(driver, plan, createLogger(config.log.level, ctx.io.stderr));
+    if (confirm) await applyRetention(driver, plan, await ctx.logger(config));
     for (const line of describePlan(plan, confirm)) writeLine(ctx.io.stdout, line);
   } finally {
     await driver.close();
