@@ -51,8 +51,14 @@ type PlanBase = Pick<RetentionPlan, 'rule' | 'description' | 'at' | 'keep' | 're
 
 function planKeeping(inventory: RetentionInventory, base: PlanBase, unfinished: UnfinishedBackup[], inProgress: UnfinishedBackup[]): RetentionPlan {
   const notes: string[] = [];
-  const floor = walFloor(base.keep, inProgress, notes);
-  const wal = floor ? walBelow(inventory.walObjects, floor.position) : [];
+  // Point-in-time recovery is kept from the oldest regular backup on; a
+  // permanent backup older than that keeps only the WAL it needs to be
+  // consistent (its start to its stop), as with WAL-G and pgBackRest: an
+  // archive with one permanent backup would otherwise never lose any WAL.
+  const regular = base.keep.filter((b) => !b.permanent);
+  const floor = walFloor(regular.length > 0 ? regular : base.keep.slice(-1), inProgress, notes);
+  const spans = floor ? permanentSpans(base.keep, floor.position, notes) : undefined;
+  const wal = floor && spans ? walBelow(inventory.walObjects, floor.position).filter((w) => !spans.some((s) => w.position! >= s.from && w.position! <= s.to)) : [];
   const dirs = backupDirectories(inventory.backupObjects);
   const backupKeys = [...base.remove.flatMap((b) => (dirs.get(b.name) ?? []).map((o) => o.key)), ...unfinished.flatMap((u) => u.keys)];
   return {
@@ -100,6 +106,27 @@ function walFloor(keep: readonly BackupSentinel[], inProgress: readonly Unfinish
     }
   }
   return floor;
+}
+
+/**
+ * The WAL positions each permanent backup below the floor needs, or
+ * undefined (and a note) when one of them does not say.
+ */
+function permanentSpans(keep: readonly BackupSentinel[], floor: bigint, notes: string[]): { from: bigint; to: bigint }[] | undefined {
+  const spans: { from: bigint; to: bigint }[] = [];
+  for (const b of keep) {
+    if (!b.permanent) continue;
+    const from = segmentPosition(b.startWalFile);
+    const to = segmentPosition(b.stopWalFile);
+    if (from === undefined || to === undefined) {
+      notes.push(`permanent backup ${b.name} records no usable start or stop WAL file, so no WAL is deleted`);
+      return undefined;
+    }
+    if (from >= floor) continue;
+    spans.push({ from, to });
+    notes.push(`WAL ${b.startWalFile} to ${b.stopWalFile} is kept for permanent backup ${b.name}`);
+  }
+  return spans;
 }
 
 function planEverything(inventory: RetentionInventory, base: PlanBase, interrupted: UnfinishedBackup[], inProgress: UnfinishedBackup[]): RetentionPlan {

@@ -52,12 +52,19 @@ describe('retention planning', () => {
     rejectsWith(() => planRetention(inventory(backups, []), { kind: 'keep', count: 0 }), 'USAGE', /at least 1/);
   });
 
-  test('permanent backups among old ones are kept, and so is their WAL', () => {
+  test('permanent backups among old ones are kept, and so is the WAL they need to be consistent', () => {
     const backups = five([20]);
     const plan = planRetention(inventory(backups, wal5to60()), { kind: 'keep', count: 2 });
     assert.deepEqual(names(plan.keep), names([backups[1]!, backups[3]!, backups[4]!]));
     assert.deepEqual(names(plan.remove), names([backups[0]!, backups[2]!]));
-    assert.deepEqual(walLabels(plan), range(1, 5, 19), 'WAL from the permanent backup on stays');
+    // The permanent backup started at 20 and stopped at 21: point-in-time recovery is kept from the oldest regular backup (40) on.
+    assert.deepEqual(walLabels(plan), [...range(1, 5, 19), ...range(1, 22, 39)], 'only its own WAL stays below the floor');
+    assert.ok(plan.notes.some((n) => n.includes(`${seg(1, 20)} to ${seg(1, 21)} is kept for permanent backup ${backups[1]!.name}`)), plan.notes.join('\n'));
+    // Only permanent backups left: recovery to now is kept from the newest of them.
+    const onlyPermanent = five([20, 30]).slice(0, 3);
+    const kept = planRetention(inventory(onlyPermanent, wal5to60()), { kind: 'keep', count: 1 });
+    assert.deepEqual(names(kept.keep), names(onlyPermanent.slice(1)));
+    assert.deepEqual(walLabels(kept), [...range(1, 5, 19), ...range(1, 22, 29)]);
     for (const rule of [{ kind: 'before', name: backups[4]!.name }, { kind: 'keep', windowMs: DAY }, { kind: 'garbage' }] as const) {
       assert.ok(names(planRetention(inventory(backups, wal5to60()), rule).keep).includes(backups[1]!.name), rule.kind);
     }
@@ -124,7 +131,7 @@ describe('retention planning', () => {
     const byName = planRetention(inventory(backups, wal5to60()), { kind: 'before', name: backups[3]!.name });
     assert.deepEqual(names(byName.remove), names(backups.slice(1, 3)));
     assert.deepEqual(names(byName.keep), names([backups[0]!, ...backups.slice(3)]), 'the permanent one and the named one stay');
-    assert.deepEqual(walLabels(byName), range(1, 5, 9));
+    assert.deepEqual(walLabels(byName), [...range(1, 5, 9), ...range(1, 12, 39)], 'below the named backup, all but the permanent one\'s own WAL');
 
     const byTime = planRetention(inventory(five(), wal5to60()), { kind: 'before', time: at(3.5) });
     assert.deepEqual(names(byTime.remove), names(five().slice(0, 3)));
