@@ -81,15 +81,16 @@ describe('delete and backup-mark against a filesystem store', () => {
     assert.match(dry, new RegExp(`^keeping 2 backups:\\n  ${b3.name} .*\\n  ${b4.name} `, 'm'));
     assert.deepEqual(await keys(), initial);
 
-    // Mark b2, then retain 2 for real: b1 and the WAL below b2's start go, nothing else.
+    // Mark b2, then retain 2 for real: b1 goes, and the WAL below b3's start but b2's own (its start to its stop), nothing else.
     assert.equal((await ok('backup-mark', b2.name)).trim(), `${b2.name} is now permanent`);
     const listed = JSON.parse(await ok('backup-list', '--json')) as { name: string; permanent: boolean }[];
     assert.deepEqual(listed.map((b) => [b.name, b.permanent]), backups.map((b) => [b.name, b === b2]));
     const confirmed = await ok('delete', 'retain', '2', '--confirm');
     assert.match(confirmed, new RegExp(`^deleted 1 backup:\\n  ${b1.name}  `, 'm'));
-    assert.match(confirmed, new RegExp(`^deleted 16 WAL files: ${seg(1, 5)} \\.\\. ${seg(1, 19)}$`, 'm'));
+    assert.match(confirmed, new RegExp(`^deleted 24 WAL files: ${seg(1, 5)} \\.\\. ${seg(1, 29)}$`, 'm'));
     assert.match(confirmed, new RegExp(`^  ${b2.name}  .*, permanent$`, 'm'));
-    const gone1 = new Set([...backupKeys(b1), ...walOf(5, 19), `wal_005/${seg(1, 12)}.00000028.backup.lz4`]);
+    assert.match(confirmed, new RegExp(`^note: WAL ${seg(1, 20)} to ${seg(1, 21)} is kept for permanent backup ${b2.name}$`, 'm'));
+    const gone1 = new Set([...backupKeys(b1), ...walOf(5, 19), ...walOf(22, 29), `wal_005/${seg(1, 12)}.00000028.backup.lz4`]);
     assert.deepEqual(await keys(), initial.filter((k) => !gone1.has(k)));
 
     // Unmarked, b2 goes with WAL-G's syntax; the history file never does.
