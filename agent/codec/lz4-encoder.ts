@@ -84,3 +84,24 @@ export class Lz4Encoder extends AsyncTransform {
     this.push(frame);
   }
 }
+
+/**
+ * The same bytes as an Lz4Encoder stream fed `data`, for a buffer already in
+ * memory (a WAL segment): the frames are cut at the same places and
+ * compressed FRAMES_IN_FLIGHT at a time, without the stream machinery, which
+ * costs about as much CPU again as the compression itself (measured on a
+ * 16 MiB segment: 25-37 ms of CPU through the stream, 12-16 ms direct).
+ */
+export async function lz4EncodeWhole(data: Buffer): Promise<Buffer> {
+  const count = Math.ceil(data.length / LZ4_FRAME_INPUT_BYTES);
+  const frames: Buffer[] = new Array<Buffer>(count);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < count; i = next++) {
+      frames[i] = await compressFrame(data.subarray(i * LZ4_FRAME_INPUT_BYTES, (i + 1) * LZ4_FRAME_INPUT_BYTES), { contentChecksum: true });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FRAMES_IN_FLIGHT, count) }, lane));
+  return Buffer.concat([startMarker(), ...frames, endMarker(data.length)]);
+}
+

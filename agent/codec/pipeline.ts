@@ -2,10 +2,11 @@
 // order, so either tool reads the other's objects), and the reverse on the
 // way out. Keys are parsed once here, not per object.
 
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { CodecConfig, PgpConfig } from '../config/types.ts';
 import { WalshipError } from '../errors.ts';
 import { compressStages, decompressStages } from './compression.ts';
+import { lz4EncodeWhole } from './lz4-encoder.ts';
 import { asCompressionMethod, type Encoding } from './encoding.ts';
 import { pipeStages, type Stage } from './stage-pipeline.ts';
 
@@ -14,6 +15,8 @@ export interface Codec {
   readonly encoding: Encoding;
   /** Compresses, then encrypts. Errors surface on the returned stream. */
   encode(plain: Readable): Readable;
+  /** What encode() would write for bytes already in memory (a WAL segment), by the fastest way the configuration allows. */
+  encodeWhole(plain: Buffer): Promise<Buffer>;
   /**
    * Decrypts, then decompresses, as `how` says the object was written (which
    * may differ from this codec's own encoding). Corrupt or tampered input
@@ -48,6 +51,10 @@ export async function createCodec(config: CodecConfig): Promise<Codec> {
   return {
     encoding,
     encode: (plain) => pipeStages(plain, [...compressStages(encoding.compression), ...encryptStages()]),
+    encodeWhole: async (plain) =>
+      crypto === undefined && encoding.compression === 'lz4'
+        ? lz4EncodeWhole(plain)
+        : Buffer.concat(await pipeStages(Readable.from([plain], { objectMode: false }), [...compressStages(encoding.compression), ...encryptStages()]).toArray()),
     decode: (stored, how) => decodeStages(stored, how, true),
     encrypt: (compressed) => pipeStages(compressed, encryptStages()),
     decrypt: (stored, how) => decodeStages(stored, how, false),

@@ -58,7 +58,7 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
     // archived copy all run at once: each is a few milliseconds PostgreSQL
     // may be waiting for. The metadata needs the hash before the upload
     // starts, so a segment held in memory is encoded into memory first.
-    const encoding = early !== undefined ? Promise.resolve(early.encoded) : local.data === undefined ? undefined : encodeInMemory(archive.codec, local.data);
+    const encoding = early !== undefined ? Promise.resolve(early.encoded) : local.data === undefined ? undefined : archive.codec.encodeWhole(local.data);
     encoding?.catch(() => undefined);
     const [sha256, existing] = await Promise.all([local.sha256(), findArchived(archive.store, file.name)]);
     if (existing) {
@@ -83,10 +83,6 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
   } finally {
     local.done(reusable);
   }
-}
-
-async function encodeInMemory(codec: Codec, data: Buffer): Promise<Buffer> {
-  return Buffer.concat(await codec.encode(Readable.from([data], { objectMode: false })).toArray());
 }
 
 async function compareWithArchived(archive: WalArchive, name: string, existing: ObjectInfo, sha256: string, size: number): Promise<PushResult> {
