@@ -98,11 +98,18 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
 
 /**
  * When following the segment being written would be wasted work: while
- * uploads wait (the segment would be pushed long after), and while the
- * cluster recovers (it writes no WAL of its own, and the segments it
- * restores may be kept in pg_wal under their names). The signal files are
- * looked at once a second.
+ * uploads are under way or have only just ended (segments come faster than
+ * they are uploaded one by one, the archiver is not waiting on a single
+ * segment, and the follower's reading and hashing would take CPU from
+ * PostgreSQL and the uploads: measured under a pgbench flood, 5-8 ms of
+ * CPU per segment for 12 % of segments followed), and while the cluster
+ * recovers (it writes no WAL of its own, and the segments it restores may
+ * be kept in pg_wal under their names). The signal files are looked at once
+ * a second.
  */
+/** Uploads idle this long: segments come slowly enough for the follower to pay off. */
+const FOLLOW_AFTER_IDLE_MS = 150;
+
 function followerPause(pgdata: string, uploads: () => UploadAhead | undefined): () => boolean {
   let recovering = false;
   let checkedAt = Number.NEGATIVE_INFINITY;
@@ -112,7 +119,8 @@ function followerPause(pgdata: string, uploads: () => UploadAhead | undefined): 
       checkedAt = now;
       recovering = existsSync(join(pgdata, 'recovery.signal')) || existsSync(join(pgdata, 'standby.signal'));
     }
-    return recovering || (uploads()?.busy ?? true);
+    const idle = uploads()?.idleMs(now) ?? 0;
+    return recovering || idle < FOLLOW_AFTER_IDLE_MS;
   };
 }
 

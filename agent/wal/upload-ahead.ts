@@ -33,6 +33,7 @@ export class UploadAhead {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  #idleSince = Date.now();
 
   constructor(archive: WalArchive, options: UploadAheadOptions) {
     this.archive = archive;
@@ -46,6 +47,11 @@ export class UploadAhead {
   /** Whether uploads are under way or queued. */
   get busy(): boolean {
     return this.active > 0 || this.queue.length > 0;
+  }
+
+  /** How long no upload has been under way or queued (0 while busy). */
+  idleMs(now = Date.now()): number {
+    return this.busy ? 0 : now - this.#idleSince;
   }
 
   /** Segments waiting in .ready that are not yet uploaded: the archiver's backlog. */
@@ -158,6 +164,7 @@ export class UploadAhead {
         .catch((err: unknown) => this.options.onError?.(name, err))
         .finally(() => {
           this.active--;
+          if (!this.busy) this.#idleSince = Date.now();
           this.pump();
         });
     }
