@@ -96,6 +96,9 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
   };
 }
 
+/** Uploads idle this long: segments come slowly enough for the follower to pay off. */
+const FOLLOW_AFTER_IDLE_MS = 150;
+
 /**
  * When following the segment being written would be wasted work: while
  * uploads are under way or have only just ended (segments come faster than
@@ -107,9 +110,6 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
  * be kept in pg_wal under their names). The signal files are looked at once
  * a second.
  */
-/** Uploads idle this long: segments come slowly enough for the follower to pay off. */
-const FOLLOW_AFTER_IDLE_MS = 150;
-
 function followerPause(pgdata: string, uploads: () => UploadAhead | undefined): () => boolean {
   let recovering = false;
   let checkedAt = Number.NEGATIVE_INFINITY;
