@@ -151,7 +151,7 @@ export class SegmentFollower {
       if ((await readFully(handle, cache, done, segmentSize - done)) !== segmentSize - done) return undefined;
       const tail = cache.subarray(done, segmentSize);
       state.input.end(tail);
-      const followed = acquireSegmentBuffer(done);
+      const followed = acquireSegmentBuffer(segmentSize);
       try {
         const reading = readFully(handle, followed, 0, done);
         state.hash.update(tail);
