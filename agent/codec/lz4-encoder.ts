@@ -24,6 +24,15 @@ export const LZ4_FRAME_INPUT_BYTES = 256 << 10;
 /** Two frames in flight keep both cores busy; a third buffer fills meanwhile. */
 const FRAMES_IN_FLIGHT = 2;
 
+/**
+ * One chunk, one standard frame. The content checksum is what catches a
+ * flipped bit: without it, a damaged frame can decode to different bytes
+ * with no error at all.
+ */
+function compressChunk(chunk: Buffer): Promise<Buffer> {
+  return compressFrame(chunk, { contentChecksum: true });
+}
+
 interface CompressedChunk {
   frame: Buffer;
   /** The input buffer, free for reuse once its frame is done. */
@@ -73,9 +82,7 @@ export class Lz4Encoder extends AsyncTransform {
     // Wait for a slot before, not after, adding the job, so both frames in
     // flight keep compressing while the next chunk is being filled.
     while (this.#jobs.full) await this.#emitNext();
-    // The content checksum is what catches a flipped bit: without it, a
-    // damaged frame can decode to different bytes with no error at all.
-    this.#jobs.add(compressFrame(input.subarray(0, filled), { contentChecksum: true }).then((frame) => ({ frame, input })));
+    this.#jobs.add(compressChunk(input.subarray(0, filled)).then((frame) => ({ frame, input })));
   }
 
   async #emitNext(): Promise<void> {
@@ -98,7 +105,7 @@ export async function lz4EncodeWhole(data: Buffer): Promise<Buffer> {
   let next = 0;
   const lane = async () => {
     for (let i = next++; i < count; i = next++) {
-      frames[i] = await compressFrame(data.subarray(i * LZ4_FRAME_INPUT_BYTES, (i + 1) * LZ4_FRAME_INPUT_BYTES), { contentChecksum: true });
+      frames[i] = await compressChunk(data.subarray(i * LZ4_FRAME_INPUT_BYTES, (i + 1) * LZ4_FRAME_INPUT_BYTES));
     }
   };
   await Promise.all(Array.from({ length: Math.min(FRAMES_IN_FLIGHT, count) }, lane));

@@ -38,6 +38,7 @@ export async function createCodec(config: CodecConfig): Promise<Codec> {
   const crypto = config.pgp === undefined ? undefined : await loadCrypto(config.pgp);
   const encoding: Encoding = { compression: asCompressionMethod(config.compression, 'codec configuration'), encrypted: crypto !== undefined };
   const encryptStages = (): Stage[] => (crypto === undefined ? [] : [crypto.encryptStage(crypto.keys)]);
+  const encodeStages = (): Stage[] => [...compressStages(encoding.compression), ...encryptStages()];
   const decodeStages = (stored: Readable, how: Encoding, decompress: boolean): Readable => {
     let stages: Stage[];
     try {
@@ -50,11 +51,11 @@ export async function createCodec(config: CodecConfig): Promise<Codec> {
   };
   return {
     encoding,
-    encode: (plain) => pipeStages(plain, [...compressStages(encoding.compression), ...encryptStages()]),
+    encode: (plain) => pipeStages(plain, encodeStages()),
     encodeWhole: async (plain) =>
       crypto === undefined && encoding.compression === 'lz4'
         ? lz4EncodeWhole(plain)
-        : Buffer.concat(await pipeStages(Readable.from([plain], { objectMode: false }), [...compressStages(encoding.compression), ...encryptStages()]).toArray()),
+        : Buffer.concat(await pipeStages(Readable.from([plain], { objectMode: false }), encodeStages()).toArray()),
     decode: (stored, how) => decodeStages(stored, how, true),
     encrypt: (compressed) => pipeStages(compressed, encryptStages()),
     decrypt: (stored, how) => decodeStages(stored, how, false),
