@@ -6,7 +6,6 @@ import { WalshipError, asWalshipError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { openWalArchive } from '../wal/archive.ts';
-import { startSha256Worker } from '../util/sha256-offload.ts';
 import { SegmentFollower } from '../wal/segment-follower.ts';
 import { WalPrefetcher } from '../wal/prefetch.ts';
 import { pushWalFile } from '../wal/push.ts';
@@ -125,9 +124,8 @@ function followerPause(pgdata: string, uploads: () => UploadAhead | undefined): 
 }
 
 export async function startAgent(config: Config, store: StorageDriver, log: Logger, metrics: WalshipMetrics, extras: AgentExtras = {}): Promise<RunningAgent> {
-  const hasher = startSha256Worker();
   const pgdata = config.pg.pgdata;
-  const opened = await openWalArchive(config, store, hasher.digest);
+  const opened = await openWalArchive(config, store);
   let uploads: UploadAhead | undefined;
   const follower =
     pgdata !== undefined && config.agent.followWal && config.agent.uploadAhead
@@ -226,7 +224,6 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
       await uploads?.stop();
       await prefetcher.close(pgdata === undefined ? undefined : join(pgdata, 'pg_wal'));
       follower?.stop();
-      await hasher.close();
     },
   };
 }

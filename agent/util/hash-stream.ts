@@ -3,9 +3,15 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-/** A pass-through that hashes what flows through it; digest() once it has ended. */
-export function hashingTap(algorithm = 'sha256'): { stream: Transform; digest(): string; bytes(): number } {
-  const hash = createHash(algorithm);
+/** What a tap feeds: node:crypto's Hash has this shape. */
+export interface Hasher {
+  update(chunk: Uint8Array): unknown;
+  digest(encoding: 'hex'): string;
+}
+
+/** A pass-through that hashes what flows through it (sha256 unless told otherwise); digest() once it has ended. */
+export function hashingTap(makeHasher: () => Hasher = () => createHash('sha256')): { stream: Transform; digest(): string; bytes(): number } {
+  const hash = makeHasher();
   let bytes = 0;
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

@@ -3,16 +3,14 @@ import type { Config } from '../config/types.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { ClusterIdentity } from './cluster-identity.ts';
 import type { WalArchive } from './push.ts';
-import { sha256Here, type Sha256 } from '../util/sha256-offload.ts';
 
 /** Everything wal-push and wal-fetch need, built once per process (once per agent, not per segment). */
-export async function openWalArchive(config: Config, store: StorageDriver, sha256: Sha256 = sha256Here): Promise<WalArchive> {
+export async function openWalArchive(config: Config, store: StorageDriver): Promise<WalArchive> {
   return {
     store,
     codec: await createCodec(config.codec),
     encryptedByDefault: config.codec.pgp !== undefined,
     identity: new ClusterIdentity(store),
-    sha256,
   };
 }
 

@@ -3,9 +3,9 @@ import { encodingFromMetadata } from '../codec/index.ts';
 import { WalshipError, isWalshipError } from '../errors.ts';
 import type { GetResult } from '../storage/driver.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
-import { hashingTap } from '../util/hash-stream.ts';
 import { through } from '../util/streams.ts';
-import { SHA256_METADATA, SIZE_METADATA, findArchived, metadataValue, walKey } from './layout.ts';
+import { SIZE_METADATA, findArchived, metadataValue, walKey } from './layout.ts';
+import { archivedDigest, describeDigest, digestTap, type ContentDigest } from './content-digest.ts';
 import { parseWalFileName, type WalFileName } from './names.ts';
 import type { WalArchive } from './push.ts';
 import { LONG_HEADER_BYTES, checkSegment, parseSegmentHeader } from './segment-header.ts';
@@ -43,22 +43,23 @@ export async function fetchWalFile(archive: WalArchive, name: string, dest: stri
   const got = await locate(archive, name);
   if (!got) return { outcome: 'not-found' };
   const { body, info } = got;
-  const tap = hashingTap();
+  const expected = archivedDigest(info);
+  const tap = digestTap(expected?.algorithm);
   const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, archive.encryptedByDefault));
   // Not fsynced, as pgBackRest's archive-get: after a crash PostgreSQL asks for the file again.
   const bytes = await writeFileAtomic(dest, through(decoded, tap.stream), {
     mode: 0o600,
     durable: false,
     ...(options.owner ? { owner: options.owner } : {}),
-    verify: (tmp, written) => verifyRestored(file, info.key, tmp, written, tap.digest(), metadataValue(info, SHA256_METADATA), metadataValue(info, SIZE_METADATA)),
+    verify: (tmp, written) => verifyRestored(file, info.key, tmp, written, tap.digest(), expected, metadataValue(info, SIZE_METADATA)),
   });
   return { outcome: 'fetched', key: info.key, bytes };
 }
 
-async function verifyRestored(file: WalFileName, key: string, tmp: string, bytes: number, sha256: string, expectedSha?: string, expectedSize?: string): Promise<void> {
+async function verifyRestored(file: WalFileName, key: string, tmp: string, bytes: number, digest: ContentDigest, expected?: ContentDigest, expectedSize?: string): Promise<void> {
   const fail = (why: string) => new WalshipError('WAL_INTEGRITY', `${key}: ${why}; not written to its destination`, { details: { key } });
   if (expectedSize !== undefined && String(bytes) !== expectedSize) throw fail(`restored ${bytes} bytes, archived ${expectedSize}`);
-  if (expectedSha !== undefined && expectedSha !== sha256) throw fail(`sha256 ${sha256.slice(0, 16)}… differs from the archived ${expectedSha.slice(0, 16)}…`);
+  if (expected !== undefined && expected.hex !== digest.hex) throw fail(`${describeDigest(digest)} differs from the archived ${describeDigest(expected)}`);
   if (file.kind === 'segment' || file.kind === 'partial') {
     const handle = await open(tmp, 'r');
     try {

@@ -8,8 +8,7 @@ import type { ObjectInfo, StorageDriver } from '../storage/driver.ts';
 export const WAL_PREFIX = 'wal_005/';
 const COMPRESSIONS: readonly CompressionMethod[] = ['lz4', 'zstd', 'brotli', 'gzip', 'none'];
 
-/** Object metadata walship records on every WAL object. */
-export const SHA256_METADATA = 'walship-sha256';
+/** Object metadata walship records on every WAL object, beside its checksum (content-digest.ts). */
 export const SIZE_METADATA = 'walship-size';
 
 export function walKey(name: string, compression: CompressionMethod): string {

@@ -3,8 +3,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { WalshipError } from '../errors.ts';
 import type { BodySource } from '../storage/driver.ts';
-import { sha256File } from '../util/hash-stream.ts';
-import type { Sha256 } from '../util/sha256-offload.ts';
+import { DIGEST_ALGORITHM, digestFile, digestOf, type ContentDigest, type DigestAlgorithm } from './content-digest.ts';
 import { LONG_HEADER_BYTES } from './segment-header.ts';
 import { acquireSegmentBuffer, releaseSegmentBuffer } from './segment-buffers.ts';
 
@@ -17,8 +16,8 @@ const IN_MEMORY_LIMIT = 64 * 1024 * 1024;
 
 export interface LocalWalFile {
   size: number;
-  /** Started on the first call. */
-  sha256(): Promise<string>;
+  /** The content's checksum (the current algorithm unless told otherwise: an older archived copy may carry another). */
+  digest(algorithm?: DigestAlgorithm): Promise<ContentDigest>;
   /** The whole content, when it was small enough to read into memory. */
   data: Buffer | undefined;
   /** The first bytes: the long page header of a segment. */
@@ -32,7 +31,7 @@ function ioError(path: string, err: unknown): WalshipError {
   return new WalshipError('IO_FAILED', `cannot read ${path}: ${(err as { code?: string }).code ?? String(err)}`, { cause: err });
 }
 
-export async function readLocalWal(path: string, sha256: Sha256): Promise<LocalWalFile> {
+export async function readLocalWal(path: string): Promise<LocalWalFile> {
   const handle = await open(path, 'r').catch((err: unknown) => {
     throw ioError(path, err);
   });
@@ -41,10 +40,13 @@ export async function readLocalWal(path: string, sha256: Sha256): Promise<LocalW
     if (size > IN_MEMORY_LIMIT) {
       const head = Buffer.alloc(Math.min(LONG_HEADER_BYTES, size));
       await handle.read(head, 0, head.length, 0);
-      const { sha256: hex } = await sha256File(path).catch((err: unknown) => {
-        throw ioError(path, err);
-      });
-      return { size, sha256: () => Promise.resolve(hex), data: undefined, head, body: () => createReadStream(path, { highWaterMark: 1024 * 1024 }), done: () => undefined };
+      const digests = memoized((algorithm) =>
+        digestFile(path, algorithm).catch((err: unknown) => {
+          throw ioError(path, err);
+        }),
+      );
+      await digests(DIGEST_ALGORITHM);
+      return { size, digest: digests, data: undefined, head, body: () => createReadStream(path, { highWaterMark: 1024 * 1024 }), done: () => undefined };
     }
     const buffer = acquireSegmentBuffer(size);
     let filled = 0;
@@ -54,7 +56,7 @@ export async function readLocalWal(path: string, sha256: Sha256): Promise<LocalW
       releaseSegmentBuffer(buffer);
       throw err;
     }
-    return inMemoryWal(buffer, filled, sha256);
+    return inMemoryWal(buffer, filled);
   } catch (err) {
     throw err instanceof WalshipError ? err : ioError(path, err);
   } finally {
@@ -75,16 +77,17 @@ export async function readFully(handle: FileHandle, buffer: Buffer, position: nu
 
 /**
  * A WAL file whose content is the first `size` bytes of a pooled segment
- * buffer, which goes back to the pool when done(true) is called. `knownSha256`:
+ * buffer, which goes back to the pool when done(true) is called. `known`:
  * the checksum, when it was computed while the file was read.
  */
-export function inMemoryWal(buffer: Buffer, size: number, sha256: Sha256, knownSha256?: string): LocalWalFile {
+export function inMemoryWal(buffer: Buffer, size: number, known?: ContentDigest): LocalWalFile {
   const data = buffer.subarray(0, size);
   let returned = false;
-  let hashing: Promise<string> | undefined = knownSha256 === undefined ? undefined : Promise.resolve(knownSha256);
+  const digests = memoized(async (algorithm) => digestOf(data, algorithm));
+  if (known !== undefined) digests.set(known);
   return {
     size,
-    sha256: () => (hashing ??= sha256(data)),
+    digest: digests,
     data,
     head: Buffer.from(data.subarray(0, LONG_HEADER_BYTES)),
     body: () => Readable.from([data], { objectMode: false }),
@@ -93,4 +96,17 @@ export function inMemoryWal(buffer: Buffer, size: number, sha256: Sha256, knownS
       returned = true;
     },
   };
+}
+
+type Digests = ((algorithm?: DigestAlgorithm) => Promise<ContentDigest>) & { set(digest: ContentDigest): void };
+
+/** Each algorithm's checksum computed once, on first demand. */
+function memoized(compute: (algorithm: DigestAlgorithm) => Promise<ContentDigest>): Digests {
+  const computed = new Map<DigestAlgorithm, Promise<ContentDigest>>();
+  const get = (algorithm: DigestAlgorithm = DIGEST_ALGORITHM) => {
+    let digest = computed.get(algorithm);
+    if (digest === undefined) computed.set(algorithm, (digest = compute(algorithm)));
+    return digest;
+  };
+  return Object.assign(get, { set: (digest: ContentDigest) => void computed.set(digest.algorithm, Promise.resolve(digest)) });
 }

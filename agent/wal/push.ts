@@ -3,15 +3,14 @@ import type { Codec } from '../codec/index.ts';
 import { encodingFromMetadata, encodingMetadata } from '../codec/index.ts';
 import { WalshipError } from '../errors.ts';
 import type { ObjectInfo, StorageDriver } from '../storage/driver.ts';
-import { hashingTap } from '../util/hash-stream.ts';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import type { ClusterIdentity } from './cluster-identity.ts';
-import { SHA256_METADATA, SIZE_METADATA, findArchived, metadataValue, walKey } from './layout.ts';
+import { SIZE_METADATA, findArchived, walKey } from './layout.ts';
+import { archivedDigest, describeDigest, digestMetadata, digestTap, type ContentDigest } from './content-digest.ts';
 import { parseWalFileName } from './names.ts';
 import { checkSegment, parseSegmentHeader } from './segment-header.ts';
-import { readLocalWal } from './local-file.ts';
-import type { Sha256 } from '../util/sha256-offload.ts';
+import { readLocalWal, type LocalWalFile } from './local-file.ts';
 import type { PreEncoded } from './segment-follower.ts';
 
 // archive_command's half: PostgreSQL deletes or recycles a segment once this
@@ -23,10 +22,8 @@ export interface WalArchive {
   /** Whether objects without encoding metadata (written by WAL-G) are taken as encrypted. */
   encryptedByDefault: boolean;
   identity: ClusterIdentity;
-  /** How segments are hashed: in a worker thread in the agent, in place for a one-shot command. */
-  sha256: Sha256;
   /** The agent's segment follower: the segment read, hashed and encoded while it was written. */
-  preEncoded?: (name: string, path: string, sha256: Sha256) => Promise<PreEncoded | undefined>;
+  preEncoded?: (name: string, path: string) => Promise<PreEncoded | undefined>;
 }
 
 export type PushOutcome = 'uploaded' | 'already-archived';
@@ -35,15 +32,15 @@ export interface PushResult {
   outcome: PushOutcome;
   key: string;
   bytes: number;
-  sha256: string;
+  digest: ContentDigest;
   /** Hashed and encoded while PostgreSQL was still writing it. */
   preEncoded?: boolean;
 }
 
 export async function pushWalFile(archive: WalArchive, path: string): Promise<PushResult> {
   const file = parseWalFileName(basename(path));
-  const early = file.kind === 'segment' && archive.preEncoded !== undefined ? await archive.preEncoded(file.name, path, archive.sha256) : undefined;
-  const local = early?.file ?? (await readLocalWal(path, archive.sha256));
+  const early = file.kind === 'segment' && archive.preEncoded !== undefined ? await archive.preEncoded(file.name, path) : undefined;
+  const local = early?.file ?? (await readLocalWal(path));
   // The buffer goes back to the pool only once no upload can still be reading
   // it: after a failure, a request the store never answered might.
   let reusable = false;
@@ -54,21 +51,21 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
       await archive.identity.check(header, file.name);
     }
     const { size } = local;
-    // Hashing (in a worker), compressing (in libuv's pool) and looking for an
-    // archived copy all run at once: each is a few milliseconds PostgreSQL
-    // may be waiting for. The metadata needs the hash before the upload
-    // starts, so a segment held in memory is encoded into memory first.
+    // Compressing (in libuv's pool) and looking for an archived copy run at
+    // once: each is a few milliseconds PostgreSQL may be waiting for. The
+    // metadata needs the checksum before the upload starts, so a segment
+    // held in memory is encoded into memory first.
     const encoding = early !== undefined ? Promise.resolve(early.encoded) : local.data === undefined ? undefined : archive.codec.encodeWhole(local.data);
     encoding?.catch(() => undefined);
-    const [sha256, existing] = await Promise.all([local.sha256(), findArchived(archive.store, file.name)]);
+    const [digest, existing] = await Promise.all([local.digest(), findArchived(archive.store, file.name)]);
     if (existing) {
       await encoding?.catch(() => undefined);
       reusable = true;
-      return await compareWithArchived(archive, file.name, existing, sha256, size);
+      return await compareWithArchived(archive, file.name, existing, local);
     }
 
     const key = walKey(file.name, archive.codec.encoding.compression);
-    const metadata = { ...encodingMetadata(archive.codec.encoding), [SHA256_METADATA]: sha256, [SIZE_METADATA]: String(size) };
+    const metadata = { ...encodingMetadata(archive.codec.encoding), ...digestMetadata(digest), [SIZE_METADATA]: String(size) };
     const encoded = await encoding;
     const body = encoded === undefined ? () => archive.codec.encode(local.body()) : () => Readable.from([encoded], { objectMode: false });
     const written = await archive.store.putIfAbsent(key, body, { metadata });
@@ -77,29 +74,30 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
       // Another pusher won the race for this very key: judge its copy like any other.
       const raced = await archive.store.stat(key);
       if (!raced) throw new WalshipError('STORE_REQUEST_FAILED', `put-if-absent ${key}: refused as existing, yet not found`);
-      return await compareWithArchived(archive, file.name, raced, sha256, size);
+      return await compareWithArchived(archive, file.name, raced, local);
     }
-    return { outcome: 'uploaded', key, bytes: size, sha256, ...(early ? { preEncoded: true } : {}) };
+    return { outcome: 'uploaded', key, bytes: size, digest, ...(early ? { preEncoded: true } : {}) };
   } finally {
     local.done(reusable);
   }
 }
 
-async function compareWithArchived(archive: WalArchive, name: string, existing: ObjectInfo, sha256: string, size: number): Promise<PushResult> {
+async function compareWithArchived(archive: WalArchive, name: string, existing: ObjectInfo, local: LocalWalFile): Promise<PushResult> {
   const info = existing.metadata ? existing : ((await archive.store.stat(existing.key)) ?? existing);
-  const archived = metadataValue(info, SHA256_METADATA) ?? (await archivedSha256(archive, info));
-  if (archived === sha256) return { outcome: 'already-archived', key: info.key, bytes: size, sha256 };
+  const archived = archivedDigest(info) ?? (await digestArchivedContent(archive, info));
+  const digest = await local.digest(archived.algorithm);
+  if (archived.hex === digest.hex) return { outcome: 'already-archived', key: info.key, bytes: local.size, digest };
   throw new WalshipError(
     'WAL_OVERWRITE_CONFLICT',
-    `${name} is already archived as ${info.key} with different content (archived sha256 ${archived.slice(0, 16)}…, local ${sha256.slice(0, 16)}…): split-brain or corruption suspected; the archived copy is kept and this push fails. Check which server is the primary before doing anything else.`,
-    { details: { name, key: info.key, archivedSha256: archived, localSha256: sha256 } },
+    `${name} is already archived as ${info.key} with different content (archived ${describeDigest(archived)}, local ${describeDigest(digest)}): split-brain or corruption suspected; the archived copy is kept and this push fails. Check which server is the primary before doing anything else.`,
+    { details: { name, key: info.key, algorithm: digest.algorithm, archivedDigest: archived.hex, localDigest: digest.hex } },
   );
 }
 
 /** For objects written without walship's checksum (by WAL-G): read and hash the archived content. */
-async function archivedSha256(archive: WalArchive, info: ObjectInfo): Promise<string> {
+async function digestArchivedContent(archive: WalArchive, info: ObjectInfo): Promise<ContentDigest> {
   const { body, info: got } = await archive.store.get(info.key);
-  const tap = hashingTap();
+  const tap = digestTap();
   const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, got.metadata, archive.encryptedByDefault));
   await pipeline(decoded, tap.stream, new Writable({ write: (_c, _e, cb) => cb() }));
   return tap.digest();

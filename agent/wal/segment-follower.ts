@@ -1,4 +1,3 @@
-import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import { parseWalFileName, segmentName, type WalFileName } from './names.ts';
 import { LONG_HEADER_BYTES, parseSegmentHeader } from './segment-header.ts';
 import { inMemoryWal, readFully, type LocalWalFile } from './local-file.ts';
 import { acquireSegmentBuffer, releaseSegmentBuffer } from './segment-buffers.ts';
-import type { Sha256 } from '../util/sha256-offload.ts';
+import { createDigester } from './content-digest.ts';
 
 // PostgreSQL marks a segment ready the moment it is finished, and its
 // archiver asks for it at once, so archive_command would wait for the whole
@@ -57,7 +56,7 @@ interface Following {
   /** The file's bytes as read: [0, done) are final, hashed and fed to the encoder. */
   cache: Buffer;
   done: number;
-  hash: Hash;
+  hash: ReturnType<typeof createDigester>;
   input: PassThrough;
   output: Buffer[];
   finished: Promise<void>;
@@ -136,7 +135,7 @@ export class SegmentFollower {
    * and its compression starts at once; the pages followed earlier are read
    * again meanwhile and compared byte for byte with what was hashed.
    */
-  async take(name: string, path: string, sha256: Sha256): Promise<PreEncoded | undefined> {
+  async take(name: string, path: string): Promise<PreEncoded | undefined> {
     const state = this.#states.find((s) => s.file.name === name);
     if (state === undefined) return undefined;
     // From here on this segment is the push's; the poller moves on to the next.
@@ -161,7 +160,7 @@ export class SegmentFollower {
       }
       await state.finished;
       kept = true;
-      return { file: inMemoryWal(cache, segmentSize, sha256, state.hash.digest('hex')), encoded: Buffer.concat(state.output) };
+      return { file: inMemoryWal(cache, segmentSize, state.hash.digest()), encoded: Buffer.concat(state.output) };
     } catch {
       return undefined;
     } finally {
@@ -226,7 +225,7 @@ export class SegmentFollower {
         start: header.pageAddress,
         cache: acquireSegmentBuffer(header.segmentSize),
         done: 0,
-        hash: createHash('sha256'),
+        hash: createDigester(),
         input,
         output,
         finished,

@@ -1,4 +1,6 @@
+import { xxh64 } from '@node-rs/xxhash';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +10,7 @@ import * as openpgp from 'openpgp';
 import { compressFrameSync } from 'lz4-napi';
 import type { Config } from '../../agent/config/types.ts';
 import { loadConfig } from '../../agent/config/load.ts';
+import { encodingMetadata } from '../../agent/codec/index.ts';
 import { isWalshipError, type ErrorCode } from '../../agent/errors.ts';
 import type { StorageDriver } from '../../agent/storage/driver.ts';
 import { openStore } from '../../agent/storage/open.ts';
@@ -60,7 +63,8 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     assert.equal(result.key, `wal_005/${SEG1}.lz4`);
     const info = await store.stat(result.key);
     assert.ok(info && info.size < 1024 * 1024, 'stored compressed');
-    assert.equal(info.metadata?.['walship-sha256'], result.sha256);
+    assert.equal(result.digest.algorithm, 'xxh64');
+    assert.equal(info.metadata?.['walship-xxh64'], xxh64(await readFile(path)).toString(16).padStart(16, '0'));
 
     const dest = join(dir, 'RECOVERYXLOG');
     const fetched = await fetchWalFile(archive, SEG1, dest);
@@ -189,6 +193,33 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     assert.equal((await pushWalFile(zstdArchive, join(local, SEG3))).outcome, 'already-archived');
     await writeFile(join(local, SEG3), makeSegment({ name: SEG3, variant: 'x' }));
     await rejectsWith(pushWalFile(zstdArchive, join(local, SEG3)), 'WAL_OVERWRITE_CONFLICT', /different content/);
+  });
+
+  test('objects an earlier version wrote with a sha256 checksum are still checked with it', async () => {
+    const SEG4 = '000000010000000000000004';
+    const key = `wal_005/${SEG4}.lz4`;
+    const seg = makeSegment({ name: SEG4 });
+    const putLegacy = (sha256: string) =>
+      store.put(key, () => archive.codec.encode(Readable.from([seg])), {
+        metadata: { ...encodingMetadata(archive.codec.encoding), 'walship-sha256': sha256, 'walship-size': String(seg.length) },
+      });
+    await putLegacy(createHash('sha256').update(seg).digest('hex'));
+    const dest = join(dir, 'legacy-dest');
+    assert.equal((await fetchWalFile(archive, SEG4, dest)).outcome, 'fetched');
+    assert.deepEqual(await readFile(dest), seg);
+    const local = join(dir, 'legacy-local');
+    await mkdir(local, { recursive: true });
+    await writeFile(join(local, SEG4), seg);
+    const again = await pushWalFile(archive, join(local, SEG4));
+    assert.equal(again.outcome, 'already-archived');
+    assert.equal(again.digest.algorithm, 'sha256');
+    await writeFile(join(local, SEG4), makeSegment({ name: SEG4, variant: 'diverged' }));
+    await rejectsWith(pushWalFile(archive, join(local, SEG4)), 'WAL_OVERWRITE_CONFLICT', /archived sha256 [0-9a-f]{16}…, local sha256 [0-9a-f]{16}…/);
+
+    await putLegacy(createHash('sha256').update('something else').digest('hex'));
+    const mismatched = join(dir, 'legacy-mismatch');
+    await rejectsWith(fetchWalFile(archive, SEG4, mismatched), 'WAL_INTEGRITY', /sha256 [0-9a-f]{16}… differs from the archived sha256/);
+    await assert.rejects(stat(mismatched), 'nothing reaches the destination');
   });
 
   test('encrypted archives: a tampered object or the wrong key is a clear error', async () => {

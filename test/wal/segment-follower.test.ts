@@ -1,3 +1,4 @@
+import { xxh64 } from '@node-rs/xxhash';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
@@ -42,13 +43,12 @@ async function decode(codec: Codec, encoded: Buffer): Promise<Buffer> {
   return Buffer.concat(await codec.decode(Readable.from([encoded]), codec.encoding).toArray());
 }
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const hashAsync = async (b: Buffer) => sha256(b);
+const xxh64Hex = (b: Buffer) => xxh64(b).toString(16).padStart(16, '0');
 
 /** What take() hands back, checked against the file's expected content. */
 async function assertTaken(codec: Codec, taken: Awaited<ReturnType<SegmentFollower['take']>>, content: Buffer) {
   assert.ok(taken, 'followed to the end');
-  assert.equal(await taken.file.sha256(), sha256(content));
+  assert.deepEqual(await taken.file.digest(), { algorithm: 'xxh64', hex: xxh64Hex(content) });
   assert.ok(taken.file.data?.equals(content), 'the file as read is the finished segment');
   assert.ok((await decode(codec, taken.encoded)).equals(content), 'the encoding decodes to the finished segment');
   taken.file.done(true);
@@ -92,9 +92,9 @@ describe('SegmentFollower', () => {
     }
     await wal.writeUpTo(PAGES);
     follower.poll(3);
-    await assertTaken(codec, await follower.take(wal.name, wal.path, hashAsync), content);
+    await assertTaken(codec, await follower.take(wal.name, wal.path), content);
     assert.deepEqual(follower.following, [], 'taken: no longer followed');
-    assert.equal(await follower.take(wal.name, wal.path, hashAsync), undefined, 'taken once');
+    assert.equal(await follower.take(wal.name, wal.path), undefined, 'taken once');
     follower.stop();
   });
 
@@ -108,12 +108,12 @@ describe('SegmentFollower', () => {
     const rewritten = Buffer.from(content);
     segmentBytes(6n, 'c').copy(rewritten, 20 * PAGE, 20 * PAGE, 40 * PAGE);
     await writeFile(wal.path, rewritten);
-    assert.equal(await follower.take(wal.name, wal.path, hashAsync), undefined);
+    assert.equal(await follower.take(wal.name, wal.path), undefined);
 
     const again = new SegmentFollower(wal.dir, codec);
     again.poll(1);
     await writeFile(wal.path, content.subarray(0, SEGMENT / 2));
-    assert.equal(await again.take(wal.name, wal.path, hashAsync), undefined);
+    assert.equal(await again.take(wal.name, wal.path), undefined);
     again.stop();
     follower.stop();
   });
@@ -139,10 +139,10 @@ describe('SegmentFollower', () => {
     assert.deepEqual(follower.following, [wal.name, nextName], 'the finished one is kept for its push');
     follower.poll(4);
 
-    await assertTaken(codec, await follower.take(wal.name, wal.path, hashAsync), first);
+    await assertTaken(codec, await follower.take(wal.name, wal.path), first);
     // Only pages 0-3 of the next are final; the old pages beyond are never read as its own.
     const mixed = Buffer.concat([next.subarray(0, 5 * PAGE), old.subarray(5 * PAGE)]);
-    await assertTaken(codec, await follower.take(nextName, join(wal.dir, nextName), hashAsync), mixed);
+    await assertTaken(codec, await follower.take(nextName, join(wal.dir, nextName)), mixed);
     follower.stop();
   });
 
@@ -151,7 +151,7 @@ describe('SegmentFollower', () => {
     follower.poll(1);
     assert.deepEqual(follower.following, []);
     const name = segmentName(1, 1n, SEGMENT);
-    assert.equal(await follower.take(name, join(root, 'missing', name), hashAsync), undefined);
+    assert.equal(await follower.take(name, join(root, 'missing', name)), undefined);
     follower.stop();
   });
 });
