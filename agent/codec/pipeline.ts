@@ -6,7 +6,8 @@ import { Readable } from 'node:stream';
 import type { CodecConfig, PgpConfig } from '../config/types.ts';
 import { WalshipError } from '../errors.ts';
 import { compressStages, decompressStages } from './compression.ts';
-import { lz4EncodeWhole } from './lz4-encoder.ts';
+import { Lz4GrowingEncoder, lz4EncodeWhole } from './lz4-encoder.ts';
+import { StreamGrowingEncoder, type GrowingEncoder } from './growing-encoder.ts';
 import { asCompressionMethod, type Encoding } from './encoding.ts';
 import { pipeStages, type Stage } from './stage-pipeline.ts';
 
@@ -17,6 +18,8 @@ export interface Codec {
   encode(plain: Readable): Readable;
   /** What encode() would write for bytes already in memory (a WAL segment), by the fastest way the configuration allows. */
   encodeWhole(plain: Buffer): Promise<Buffer>;
+  /** encodeWhole() for a buffer still filling in from its start, begun before it is complete. */
+  growingEncoder(buffer: Buffer): GrowingEncoder;
   /**
    * Decrypts, then decompresses, as `how` says the object was written (which
    * may differ from this codec's own encoding). Corrupt or tampered input
@@ -49,13 +52,13 @@ export async function createCodec(config: CodecConfig): Promise<Codec> {
     }
     return pipeStages(stored, stages);
   };
+  const direct = crypto === undefined && encoding.compression === 'lz4';
   return {
     encoding,
     encode: (plain) => pipeStages(plain, encodeStages()),
     encodeWhole: async (plain) =>
-      crypto === undefined && encoding.compression === 'lz4'
-        ? lz4EncodeWhole(plain)
-        : Buffer.concat(await pipeStages(Readable.from([plain], { objectMode: false }), encodeStages()).toArray()),
+      direct ? lz4EncodeWhole(plain) : Buffer.concat(await pipeStages(Readable.from([plain], { objectMode: false }), encodeStages()).toArray()),
+    growingEncoder: (buffer) => (direct ? new Lz4GrowingEncoder(buffer) : new StreamGrowingEncoder(buffer, (plain) => pipeStages(plain, encodeStages()))),
     decode: (stored, how) => decodeStages(stored, how, true),
     encrypt: (compressed) => pipeStages(compressed, encryptStages()),
     decrypt: (stored, how) => decodeStages(stored, how, false),

@@ -1,8 +1,7 @@
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import type { Codec } from '../codec/index.ts';
+import type { Codec, GrowingEncoder } from '../codec/index.ts';
 import { parseWalFileName, segmentName, type WalFileName } from './names.ts';
 import { LONG_HEADER_BYTES, parseSegmentHeader } from './segment-header.ts';
 import { inMemoryWal, readFully, type LocalWalFile } from './local-file.ts';
@@ -57,9 +56,8 @@ interface Following {
   cache: Buffer;
   done: number;
   hash: ReturnType<typeof createDigester>;
-  input: PassThrough;
-  output: Buffer[];
-  finished: Promise<void>;
+  /** Fed [0, done) of the cache as it becomes final. */
+  encoder: GrowingEncoder;
   /** When a poll last found new final pages (or the follow began). */
   progressAt: number;
 }
@@ -147,20 +145,25 @@ export class SegmentFollower {
       handle = await open(path, 'r');
       const { done, segmentSize, cache } = state;
       if ((await handle.stat()).size !== segmentSize) return undefined;
-      if ((await readFully(handle, cache, done, segmentSize - done)) !== segmentSize - done) return undefined;
-      const tail = cache.subarray(done, segmentSize);
-      state.input.end(tail);
+      // Both reads at once, on two of libuv's threads: the tail goes to the
+      // encoder as soon as it is in, and the comparison waits for both.
       const followed = acquireSegmentBuffer(segmentSize);
+      const rereading = readFully(handle, followed, 0, done);
+      let encoded: Buffer;
       try {
-        const reading = readFully(handle, followed, 0, done);
-        state.hash.update(tail);
-        if ((await reading) !== done || !followed.subarray(0, done).equals(cache.subarray(0, done))) return undefined;
+        if ((await readFully(handle, cache, done, segmentSize - done)) !== segmentSize - done) return undefined;
+        const encoding = state.encoder.finish(segmentSize);
+        encoding.catch(() => undefined);
+        state.hash.update(cache.subarray(done, segmentSize));
+        if ((await rereading) !== done || !followed.subarray(0, done).equals(cache.subarray(0, done))) return undefined;
+        encoded = await encoding;
       } finally {
+        // Never back to the pool while a read may still be writing into it.
+        await rereading.catch(() => undefined);
         releaseSegmentBuffer(followed);
       }
-      await state.finished;
       kept = true;
-      return { file: inMemoryWal(cache, segmentSize, state.hash.digest()), encoded: Buffer.concat(state.output) };
+      return { file: inMemoryWal(cache, segmentSize, state.hash.digest()), encoded };
     } catch {
       return undefined;
     } finally {
@@ -206,16 +209,7 @@ export class SegmentFollower {
       readSync(fd, first, 0, LONG_HEADER_BYTES, 0);
       const header = parseSegmentHeader(first, name);
       const file = parseWalFileName(name, header.segmentSize);
-      const input = new PassThrough();
-      const encoded = this.#codec.encode(input);
-      const output: Buffer[] = [];
-      encoded.on('data', (chunk: Buffer) => output.push(chunk));
-      const finished = new Promise<void>((resolve, reject) => {
-        encoded.on('end', resolve);
-        encoded.on('error', reject);
-        input.on('error', reject);
-      });
-      finished.catch(() => undefined);
+      const cache = acquireSegmentBuffer(header.segmentSize);
       this.#states.push({
         file,
         fd,
@@ -223,12 +217,10 @@ export class SegmentFollower {
         blockSize: header.blockSize,
         magic: first.readUInt16LE(0),
         start: header.pageAddress,
-        cache: acquireSegmentBuffer(header.segmentSize),
+        cache,
         done: 0,
         hash: createDigester(),
-        input,
-        output,
-        finished,
+        encoder: this.#codec.growingEncoder(cache),
         progressAt: now,
       });
     } catch (err) {
@@ -243,11 +235,11 @@ export class SegmentFollower {
   }
 
   /**
-   * Back to the pool at once: a discarded encoder that is still copying from
-   * the cache only reads it, and its output is thrown away.
+   * Back to the pool at once: a discarded encoder that is still compressing
+   * from the cache only reads it, and its output is thrown away.
    */
   #discard(state: Following): void {
-    state.input.destroy();
+    state.encoder.abandon();
     releaseSegmentBuffer(state.cache);
   }
 
@@ -273,8 +265,8 @@ export class SegmentFollower {
     if (final <= state.done) return false;
     const pages = state.cache.subarray(state.done, final);
     state.hash.update(pages);
-    state.input.write(pages);
     state.done = final;
+    state.encoder.advance(final);
     return true;
   }
 }

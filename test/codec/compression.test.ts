@@ -55,6 +55,41 @@ describe('encodeWhole, for a WAL segment already in memory', () => {
   });
 });
 
+describe('growingEncoder, for a segment still being written', () => {
+  /** Fills a copy of plain step by step, advancing the encoder over what is filled, as the segment follower does. */
+  async function grow(method: 'lz4' | 'zstd', plain: Buffer, steps: number[]): Promise<Buffer> {
+    const buffer = Buffer.alloc(plain.length + 1000, 0xee);
+    const encoder = codecs.get(method)!.growingEncoder(buffer);
+    let filled = 0;
+    for (const step of steps) {
+      const next = Math.min(plain.length, filled + step);
+      plain.copy(buffer, filled, filled, next);
+      filled = next;
+      encoder.advance(filled);
+    }
+    plain.copy(buffer, filled, filled);
+    return encoder.finish(plain.length);
+  }
+
+  test('ends with what encodeWhole makes of the finished content, however the content came in', async () => {
+    const frame = 256 << 10;
+    for (const [size, steps] of [
+      [0, []],
+      [frame - 1, [100]],
+      [frame, [frame]],
+      [frame + 1, [frame, 1]],
+      [5 * frame + 7, [8192, 3 * frame + 1, 8192, frame]],
+      [16 << 20, Array.from({ length: 20 }, () => 8192 * 61)],
+    ] as [number, number[]][]) {
+      const plain = await walLikeBuffer(size, `grow-${size}`);
+      const whole = await codecs.get('lz4')!.encodeWhole(plain);
+      assert.ok((await grow('lz4', plain, steps)).equals(whole), `lz4, ${size} bytes in steps ${steps.slice(0, 3).join(',')}: byte for byte encodeWhole`);
+    }
+    const plain = await walLikeBuffer(3 * frame + 5, 'grow-zstd');
+    assert.equal(sha256(await decode('zstd', await grow('zstd', plain, [frame, 100, frame]))), sha256(plain), 'zstd, through the stream');
+  });
+});
+
 describe('interop with the zstd and gzip command-line tools', () => {
   test('zstd -d reads our zstd', async () => {
     const plain = await walLikeBuffer(9 << 20, 'zstd-out');

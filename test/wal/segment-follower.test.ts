@@ -51,6 +51,7 @@ async function assertTaken(codec: Codec, taken: Awaited<ReturnType<SegmentFollow
   assert.deepEqual(await taken.file.digest(), { algorithm: 'xxh64', hex: xxh64Hex(content) });
   assert.ok(taken.file.data?.equals(content), 'the file as read is the finished segment');
   assert.ok((await decode(codec, taken.encoded)).equals(content), 'the encoding decodes to the finished segment');
+  assert.ok(taken.encoded.equals(await codec.encodeWhole(content)), 'byte for byte what a push without the follower stores');
   taken.file.done(true);
 }
 
