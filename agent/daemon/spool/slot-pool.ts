@@ -12,9 +12,15 @@ import { idFromName, isSlotToken, SLOT_CLAIM_SUFFIX, SLOT_SUFFIX, slotPath, type
 // (or when it fails) the agent says so once and clients make their own FIFO,
 // as they did before slots existed; the periodic refresh tries again.
 
-/** Slots made at a time, and how many must be left before more are made. */
-export const SLOT_POOL_SIZE = 4;
-export const SLOT_POOL_LOW = 2;
+/**
+ * The pool is filled up to SLOT_POOL_SIZE once fewer than SLOT_POOL_LOW are
+ * left: one mkfifo for every five requests or so, and room for four more
+ * calls of PostgreSQL's archiver, one after another, while the refill (a
+ * few ms on a busy node) runs. With 4 and 2, about 1% of back-to-back calls
+ * found the pool empty on a loaded two-core machine.
+ */
+export const SLOT_POOL_SIZE = 8;
+export const SLOT_POOL_LOW = 4;
 /** rw for the owner and the group, whatever the umask: the client may run as another uid sharing the group. */
 const SLOT_MODE = '0660';
 
