@@ -6,10 +6,15 @@ import { fileURLToPath } from 'node:url';
 // Runs the real bin/walship-client the way PostgreSQL's container would:
 // under dash (Debian's /bin/sh) or busybox ash (Alpine's), with a PATH that
 // holds nothing but the three external commands the client may use, so a
-// stray dependency on anything else fails the tests.
+// stray dependency on anything else fails the tests. Each shell also has a
+// PATH with sleep alone, all a client needs when it takes an answer slot
+// the agent made. (Debian's busybox runs its own applets whatever PATH
+// says, so under busybox only dash's PATH proves that nothing else runs.)
 
 export const CLIENT = fileURLToPath(new URL('../../bin/walship-client', import.meta.url));
 export const CLIENT_COMMANDS = ['mkfifo', 'rm', 'sleep'] as const;
+/** What a client that takes an answer slot, and gets its answer, runs. */
+export const SLOT_CLIENT_COMMANDS = ['sleep'] as const;
 
 export interface Shell {
   name: string;
@@ -17,20 +22,34 @@ export interface Shell {
   argv: string[];
   /** A directory holding only the allowed external commands. */
   path: string;
+  /** A directory holding only SLOT_CLIENT_COMMANDS. */
+  slotPath: string;
 }
 
 /** dash with coreutils, and busybox sh with busybox applets, each confined to its own bin directory under root. */
 export async function clientShells(root: string): Promise<Shell[]> {
-  const shells: Shell[] = [];
-  const dashBin = join(root, 'dash-bin');
-  await mkdir(dashBin, { recursive: true });
-  for (const cmd of CLIENT_COMMANDS) await symlink(`/bin/${cmd}`, join(dashBin, cmd));
-  shells.push({ name: 'dash', argv: ['/usr/bin/dash'], path: dashBin });
-  const busyboxBin = join(root, 'busybox-bin');
-  await mkdir(busyboxBin, { recursive: true });
-  for (const cmd of ['sh', ...CLIENT_COMMANDS]) await symlink('/usr/bin/busybox', join(busyboxBin, cmd));
-  shells.push({ name: 'busybox sh', argv: ['/usr/bin/busybox', 'sh'], path: busyboxBin });
-  return shells;
+  const bin = async (name: string, commands: readonly string[], target: (cmd: string) => string) => {
+    const dir = join(root, name);
+    await mkdir(dir, { recursive: true });
+    for (const cmd of commands) await symlink(target(cmd), join(dir, cmd));
+    return dir;
+  };
+  const coreutils = (cmd: string) => `/bin/${cmd}`;
+  const busybox = () => '/usr/bin/busybox';
+  return [
+    {
+      name: 'dash',
+      argv: ['/usr/bin/dash'],
+      path: await bin('dash-bin', CLIENT_COMMANDS, coreutils),
+      slotPath: await bin('dash-slot-bin', SLOT_CLIENT_COMMANDS, coreutils),
+    },
+    {
+      name: 'busybox sh',
+      argv: ['/usr/bin/busybox', 'sh'],
+      path: await bin('busybox-bin', ['sh', ...CLIENT_COMMANDS], busybox),
+      slotPath: await bin('busybox-slot-bin', ['sh', ...SLOT_CLIENT_COMMANDS], busybox),
+    },
+  ];
 }
 
 export interface ClientRun {

@@ -1,11 +1,11 @@
 import { closeSync, constants, fstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { isMissing } from './fs-errors.ts';
 
-// Hands an answer to the client through the FIFO it made at resp/<id> and
-// is blocked reading. Synchronous on purpose: these are a handful of
-// microsecond system calls on a local volume, and going through libuv's
-// thread pool would queue them behind the compression and file work of
-// uploads in flight, while PostgreSQL waits.
+// Hands an answer to the client through the FIFO it is blocked reading: one
+// it made at resp/<id>, or the slot it claimed (slots.ts). Synchronous on
+// purpose: these are a handful of microsecond system calls on a local
+// volume, and going through libuv's thread pool would queue them behind the
+// compression and file work of uploads in flight, while PostgreSQL waits.
 //
 // The open does not block: O_NONBLOCK on a FIFO's write end fails with
 // ENXIO when nobody reads it (the client gave up or died). An answer fits in
@@ -28,7 +28,7 @@ export function deliverAnswer(path: string, answer: Buffer): Delivery {
     return 'no-reader';
   }
   try {
-    if (!fstatSync(fd).isFIFO()) throw new Error(`${path} is not a FIFO: not an answer channel made by walship-client`);
+    if (!fstatSync(fd).isFIFO()) throw new Error(`${path} is not a FIFO: not an answer channel`);
     const written = writeSync(fd, answer);
     if (written !== answer.length) throw new Error(`short write to ${path}: ${written} of ${answer.length} bytes`);
   } finally {

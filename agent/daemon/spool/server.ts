@@ -2,10 +2,12 @@ import { readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { WalshipError } from '../../errors.ts';
 import { openInbox } from './inbox.ts';
-import { answerPath, CLAIMED_SUFFIX, claimedPath, idFromName, QUEUED_SUFFIX, queuedPath, spoolLayout, type Owner } from './layout.ts';
+import { answerPath, CLAIMED_SUFFIX, claimedPath, idFromName, isSlotToken, QUEUED_SUFFIX, queuedPath, spoolLayout, type Owner } from './layout.ts';
 import { isMissing, spoolIoError } from './fs-errors.ts';
 import { prepareSpoolDirs } from './prepare.ts';
 import { deliverAnswer, MAX_ANSWER_BYTES } from './deliver.ts';
+import { openSlotPool } from './slot-pool.ts';
+import { answerThroughSlot, isSlotClaimed } from './slots.ts';
 import { sweepStale } from './sweep.ts';
 import { TaskLimiter } from './task-limiter.ts';
 import { answerForError, checkedAnswer, formatAnswer, isCompleteRequest, parseRequest } from './wire.ts';
@@ -17,12 +19,15 @@ import { answerForError, checkedAnswer, formatAnswer, isCompleteRequest, parseRe
 // hand-over is decided by one atomic operation; answers go through a FIFO
 // the client blocks on, so it wakes the moment its answer is written:
 //
-//   client: makes the FIFO resp/<id>, opens it, writes req/<id>.req (an
+//   client: claims a FIFO the agent made ahead of time, resp/<token>.slot,
+//           and takes <token> as its id (slots.ts), or failing that makes
+//           the FIFO resp/<id> itself; opens it, writes req/<id>.req (an
 //           empty last line marks it complete)
 //   agent:  reads it and, once it is complete, claims it by renaming it to
 //           req/<id>.work (the client now knows an agent is alive and
 //           serving), calls the handler, writes the answer into the FIFO,
-//           removes the FIFO and only then req/<id>.work
+//           removes the FIFO (and a slot's claim file) and only then
+//           req/<id>.work
 //   client: reads the answer, prints its message to stderr, exits with its
 //           code
 //
@@ -34,7 +39,8 @@ import { answerForError, checkedAnswer, formatAnswer, isCompleteRequest, parseRe
 // Requests left queued while no agent ran, and requests claimed by an agent
 // that died before answering (every op is idempotent), are served at
 // start-up. The small file operations here are synchronous, for the reason
-// given in deliver.ts. Formats are in wire.ts, names in layout.ts.
+// given in deliver.ts. Formats are in wire.ts, names in layout.ts; how a
+// slot is claimed, answered and retired is in slots.ts.
 
 export interface SpoolRequest {
   id: string;
@@ -71,9 +77,10 @@ const DEFAULT_CONCURRENCY = 4;
 /** The safety net behind inotify: how late a request can be noticed if its event is lost. */
 const RESCAN_MS = 200;
 /**
- * Answer channels and temp files older than this were abandoned: a client
- * waits 10 s for pickup and 10 min for its answer by default, and a FIFO's
- * time does not move while it waits.
+ * Answer channels, slots claimed for a request that never came, and temp
+ * files older than this were abandoned: a client waits 10 s for pickup and
+ * 10 min for its answer by default, and a FIFO's time does not move while
+ * it waits.
  */
 const STALE_AFTER_MS = 30 * 60_000;
 const SWEEP_EVERY_MS = 60_000;
@@ -94,6 +101,7 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
   const layout = spoolLayout(dir);
   await prepareSpoolDirs(layout, owner);
   await sweepStale(layout, STALE_AFTER_MS, onError);
+  const slots = await openSlotPool(layout, owner, onError);
 
   const limiter = new TaskLimiter(concurrency);
   /** Ids claimed and not yet answered: a second report of the same name is ignored. */
@@ -120,7 +128,8 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
     const reply = await answer(read);
     try {
       // A client that gave up or died leaves no reader: there is no one to tell.
-      deliverAnswer(answerPath(layout, id), reply);
+      if (isSlotToken(id)) answerThroughSlot(layout, id, reply);
+      else deliverAnswer(answerPath(layout, id), reply);
     } catch (err) {
       onError(spoolIoError(`cannot answer spool request ${id}`, err));
     }
@@ -130,6 +139,31 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
       onError(spoolIoError(`cannot remove the served spool request ${id}`, err));
     }
     active.delete(id);
+    slots.served();
+  }
+
+  /**
+   * Whether request id names a slot that no client holds: not made through
+   * a claimed slot, or taken back by its client. Nobody could hear its
+   * answer, and a slot must never answer a request its client did not make
+   * (slots.ts), so it is removed unserved.
+   */
+  function refusedUnclaimed(id: string, path: string): boolean {
+    if (!isSlotToken(id)) return false;
+    try {
+      if (isSlotClaimed(layout, id)) return false;
+    } catch (err) {
+      onError(spoolIoError(`cannot check the answer slot of spool request ${id} (not served)`, err));
+      return true;
+    }
+    try {
+      rmSync(path, { force: true });
+    } catch (err) {
+      onError(spoolIoError(`cannot remove spool request ${id}, which names an answer slot no client holds`, err));
+      return true;
+    }
+    onError(new WalshipError('USAGE', `spool request ${id} names the answer slot ${id}, which no client holds (taken back, or not written by walship-client): removed unserved`));
+    return true;
   }
 
   // A request is read before it is claimed, and claimed only once complete:
@@ -152,6 +186,7 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
       return;
     }
     if (!isCompleteRequest(bytes) && Date.now() - writtenMs < INCOMPLETE_REQUEST_MS) return;
+    if (refusedUnclaimed(id, queued)) return;
     active.add(id);
     try {
       renameSync(queued, claimedPath(layout, id));
@@ -165,8 +200,9 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
 
   /** A request claimed by an agent that died before answering: its client may still be waiting. */
   function resume(id: string) {
-    active.add(id);
     const path = claimedPath(layout, id);
+    if (refusedUnclaimed(id, path)) return;
+    active.add(id);
     limiter.run(() =>
       serve(id, () => {
         try {
@@ -187,7 +223,7 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
   const inbox = await openInbox({ dir: layout.reqDir, rescanMs: RESCAN_MS, onName: claim, onError });
   let sweeping = Promise.resolve();
   const sweeper = setInterval(() => {
-    sweeping = sweeping.then(() => sweepStale(layout, STALE_AFTER_MS, onError));
+    sweeping = sweeping.then(() => sweepStale(layout, STALE_AFTER_MS, onError)).then(() => slots.refresh());
   }, SWEEP_EVERY_MS);
 
   return {
@@ -198,6 +234,7 @@ export async function startSpoolServer(options: SpoolServerOptions): Promise<Spo
       clearInterval(sweeper);
       await limiter.idle();
       await sweeping;
+      await slots.close();
     },
   };
 }
