@@ -14,13 +14,15 @@ import { idFromName, isSlotToken, SLOT_CLAIM_SUFFIX, SLOT_SUFFIX, slotPath, type
 
 /**
  * The pool is filled up to SLOT_POOL_SIZE once fewer than SLOT_POOL_LOW are
- * left: one mkfifo for every five requests or so, and room for four more
- * calls of PostgreSQL's archiver, one after another, while the refill (a
- * few ms on a busy node) runs. With 4 and 2, about 1% of back-to-back calls
- * found the pool empty on a loaded two-core machine.
+ * left: one mkfifo for every ten requests or so (each costs the agent a
+ * fork of its whole address space, copy-on-write faults included: about 3 %
+ * of its CPU under a pgbench flood at one mkfifo per four requests), and
+ * room for several calls of PostgreSQL's archiver, one after another, while
+ * the refill (a few ms on a busy node) runs. With 4 and 2, about 1% of
+ * back-to-back calls found the pool empty on a loaded two-core machine.
  */
-export const SLOT_POOL_SIZE = 8;
-export const SLOT_POOL_LOW = 4;
+export const SLOT_POOL_SIZE = 16;
+export const SLOT_POOL_LOW = 6;
 /** rw for the owner and the group, whatever the umask: the client may run as another uid sharing the group. */
 const SLOT_MODE = '0660';
 
