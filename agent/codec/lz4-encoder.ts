@@ -31,7 +31,25 @@ const FRAMES_IN_FLIGHT = 2;
  * with no error at all.
  */
 function compressChunk(chunk: Buffer): Promise<Buffer> {
+  if (chunk.length === LZ4_FRAME_INPUT_BYTES && chunk.equals(zeroChunk())) return zeroFrame();
   return compressFrame(chunk, { contentChecksum: true });
+}
+
+// A segment ended by a switch is zeros from the switch on (up to a third of
+// it at an archive_timeout's pace), and those are the bytes PostgreSQL's
+// archiver waits for. Compression is deterministic, so a chunk of zeros
+// always makes the same frame: compressed once, then reused, after a
+// comparison that stops at the first byte of any other chunk.
+let zeros: Buffer | undefined;
+let zerosFrame: Promise<Buffer> | undefined;
+const zeroChunk = () => (zeros ??= Buffer.alloc(LZ4_FRAME_INPUT_BYTES));
+function zeroFrame(): Promise<Buffer> {
+  if (zerosFrame === undefined) {
+    zerosFrame = compressFrame(zeroChunk(), { contentChecksum: true });
+    // A failure is not kept: the next chunk of zeros tries again.
+    zerosFrame.catch(() => (zerosFrame = undefined));
+  }
+  return zerosFrame;
 }
 
 interface CompressedChunk {

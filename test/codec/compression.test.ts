@@ -48,6 +48,12 @@ describe('encodeWhole, for a WAL segment already in memory', () => {
       assert.ok(whole.equals(await encode('lz4', plain)), `lz4, ${size} bytes: byte for byte the stream's output`);
       assert.equal(sha256(await decode('lz4', whole)), sha256(plain));
     }
+    // A segment ended by a switch: zeros from there on, whole chunks of them and a partly filled one.
+    const switched = Buffer.concat([await walLikeBuffer(5 * frame + 300, 'whole-switched'), Buffer.alloc(11 * frame - 300)]);
+    const wholeSwitched = await codecs.get('lz4')!.encodeWhole(switched);
+    assert.ok(wholeSwitched.equals(await encode('lz4', switched)), 'a zero-padded segment: byte for byte the stream');
+    assert.ok((await decode('lz4', wholeSwitched)).equals(switched), 'a zero-padded segment decodes whole');
+    assert.ok(wholeSwitched.length < 6 * frame, 'the zeros compressed');
     const plain = await walLikeBuffer(3 * frame + 5, 'whole-others');
     for (const method of ['zstd', 'brotli', 'gzip', 'none'] as const) {
       assert.equal(sha256(await decode(method, await codecs.get(method)!.encodeWhole(plain))), sha256(plain), method);
@@ -80,10 +86,15 @@ describe('growingEncoder, for a segment still being written', () => {
       [frame + 1, [frame, 1]],
       [5 * frame + 7, [8192, 3 * frame + 1, 8192, frame]],
       [16 << 20, Array.from({ length: 20 }, () => 8192 * 61)],
+      [-(16 << 20), [frame * 3 + 8192, 8192]],
     ] as [number, number[]][]) {
-      const plain = await walLikeBuffer(size, `grow-${size}`);
+      // A negative size: that many bytes, the last two thirds zeros, as a segment ended by a switch.
+      const written = Math.floor(-size / 3);
+      const plain = size >= 0 ? await walLikeBuffer(size, `grow-${size}`) : Buffer.concat([await walLikeBuffer(written, 'grow-switched'), Buffer.alloc(-size - written)]);
       const whole = await codecs.get('lz4')!.encodeWhole(plain);
-      assert.ok((await grow('lz4', plain, steps)).equals(whole), `lz4, ${size} bytes in steps ${steps.slice(0, 3).join(',')}: byte for byte encodeWhole`);
+      const grown = await grow('lz4', plain, steps);
+      assert.ok(grown.equals(whole), `lz4, ${size} bytes in steps ${steps.slice(0, 3).join(',')}: byte for byte encodeWhole`);
+      assert.ok((await decode('lz4', grown)).equals(plain), `lz4, ${size} bytes: decodes to the content`);
     }
     const plain = await walLikeBuffer(3 * frame + 5, 'grow-zstd');
     assert.equal(sha256(await decode('zstd', await grow('zstd', plain, [frame, 100, frame]))), sha256(plain), 'zstd, through the stream');
