@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { readRecoverySignals } from '../pg/recovery-signals.ts';
 import { stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import type { Config } from '../config/types.ts';
@@ -116,7 +116,8 @@ function followerPause(pgdata: string, uploads: () => UploadAhead | undefined): 
     const now = Date.now();
     if (now - checkedAt >= 1000) {
       checkedAt = now;
-      recovering = existsSync(join(pgdata, 'recovery.signal')) || existsSync(join(pgdata, 'standby.signal'));
+      const signals = readRecoverySignals(pgdata);
+      recovering = signals.archiveRecovery || signals.standby;
     }
     const idle = uploads()?.idleMs(now) ?? 0;
     return recovering || idle < FOLLOW_AFTER_IDLE_MS;

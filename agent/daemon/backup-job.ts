@@ -6,6 +6,7 @@ import type { Config } from '../config/types.ts';
 import { asWalshipError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { connectPg } from '../pg/connection.ts';
+import { readRecoverySignals } from '../pg/recovery-signals.ts';
 import type { WalArchive } from '../wal/push.ts';
 import type { Clock } from './clock.ts';
 import type { WalshipMetrics } from './metrics.ts';
@@ -13,6 +14,9 @@ import type { WalshipMetrics } from './metrics.ts';
 // One scheduled backup as the agent runs it: wait until PostgreSQL answers,
 // take the store's backup lock, back up, apply retention, and keep the
 // metrics that alerts read up to date.
+
+/** How often a wait for the end of an archive recovery looks at the signal files. */
+const RECOVERY_POLL_MS = 2000;
 
 export type AfterBackup = (sentinel: BackupSentinel) => Promise<void>;
 
@@ -45,10 +49,23 @@ export class BackupJob {
     return backups;
   }
 
-  /** Waits, with backoff, until PostgreSQL accepts a connection; false if `signal` aborts first. */
+  /**
+   * Waits, with backoff, until PostgreSQL accepts a connection and is not in
+   * an archive recovery (a restore to a point in time, a clone): a backup
+   * taken then would be of a cluster about to change timeline, and fail when
+   * it does. False if `signal` aborts first.
+   */
   async waitForPostgres(signal: AbortSignal): Promise<boolean> {
     let delay = 1000;
+    let saidRecovering = false;
     while (!signal.aborted) {
+      if (this.archiveRecoveryPending()) {
+        // Two file checks a poll: cheap enough to notice the promotion within seconds, said once.
+        if (!saidRecovering) this.log.info('waiting for the archive recovery (recovery.signal) to end before backing up');
+        saidRecovering = true;
+        await this.clock.sleep(RECOVERY_POLL_MS, signal).catch(() => undefined);
+        continue;
+      }
       try {
         const client = await connectPg(this.config.pg, 5_000);
         await client.end();
@@ -62,6 +79,10 @@ export class BackupJob {
     return false;
   }
 
+  private archiveRecoveryPending(): boolean {
+    return this.config.pg.pgdata !== undefined && readRecoverySignals(this.config.pg.pgdata).archiveRecovery;
+  }
+
   /** Runs a backup now unless one of this agent's is already running (then waits for that one). */
   run(reason: string): Promise<void> {
     this.running ??= this.backup(reason).finally(() => (this.running = undefined));
@@ -70,6 +91,10 @@ export class BackupJob {
 
   private async backup(reason: string): Promise<void> {
     const pgdata = this.config.pg.pgdata!;
+    if (this.archiveRecoveryPending()) {
+      this.log.warn({ reason }, 'backup skipped: PostgreSQL is in an archive recovery (recovery.signal); the next one is taken on schedule after it ends');
+      return;
+    }
     const started = Date.now();
     this.log.info({ reason }, 'backup starting');
     try {
