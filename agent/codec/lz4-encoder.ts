@@ -168,9 +168,8 @@ export class Lz4GrowingEncoder implements GrowingEncoder {
     return assemble(this.#frames.slice(0, this.#chunks), size);
   }
 
-  abandon(): void {
-    this.#work.catch(() => undefined);
-  }
+  /** Nothing to stop: frames in flight only read the buffer, and go with this encoder. */
+  abandon(): void {}
 
   /** One batch at a time, so no more than FRAMES_IN_FLIGHT frames take the cores PostgreSQL is writing with. */
   #queue(data: Buffer, end: number): void {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import type { Transform } from 'node:stream';
 import { Xxh64 } from '@node-rs/xxhash';
 import type { ObjectInfo } from '../storage/driver.ts';
 import { hashingTap, type Hasher } from '../util/hash-stream.ts';
@@ -59,7 +60,7 @@ export async function digestFile(path: string, algorithm: DigestAlgorithm = DIGE
 }
 
 /** A pass-through that digests what flows through it; digest() once it has ended. */
-export function digestTap(algorithm: DigestAlgorithm = DIGEST_ALGORITHM): { stream: ReturnType<typeof hashingTap>['stream']; digest(): ContentDigest } {
+export function digestTap(algorithm: DigestAlgorithm = DIGEST_ALGORITHM): { stream: Transform; digest(): ContentDigest } {
   const tap = hashingTap(() => hasher(algorithm));
   return { stream: tap.stream, digest: () => ({ algorithm, hex: tap.digest() }) };
 }
