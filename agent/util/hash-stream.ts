@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 /** What a tap feeds: node:crypto's Hash has this shape. */
 export interface Hasher {
@@ -49,16 +48,4 @@ export function sha256FileSync(path: string): { sha256: string; size: number } {
   } finally {
     closeSync(fd);
   }
-}
-
-export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), async function* (source) {
-    for await (const chunk of source) {
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-  });
-  return { sha256: hash.digest('hex'), size };
 }

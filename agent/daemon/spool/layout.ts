@@ -66,5 +66,5 @@ export const queuedPath = (layout: SpoolLayout, id: string): string => join(layo
 export const claimedPath = (layout: SpoolLayout, id: string): string => join(layout.reqDir, id + CLAIMED_SUFFIX);
 export const slotPath = (layout: SpoolLayout, token: string): string => join(layout.respDir, token + SLOT_SUFFIX);
 export const slotClaimPath = (layout: SpoolLayout, token: string): string => join(layout.respDir, token + SLOT_CLAIM_SUFFIX);
-/** The FIFO the answer to request id goes through: its slot, or the one its client made. */
-export const answerPath = (layout: SpoolLayout, id: string): string => (isSlotToken(id) ? slotPath(layout, id) : join(layout.respDir, id));
+/** The FIFO a client made itself for the answer to request id (a slot's is slotPath). */
+export const answerPath = (layout: SpoolLayout, id: string): string => join(layout.respDir, id);
