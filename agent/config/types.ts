@@ -99,7 +99,7 @@ export interface Config {
   pg: PgConnectionConfig;
   wal: { preventOverwrite: boolean; deltaMaxSteps: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
-  agent: { spoolDir: string; uploadAhead: boolean; followWal: boolean; httpAddress: string; shutdownGraceMs: number; healthIntervalMs: number };
+  agent: { spoolDir: string; uploadAhead: boolean; followWal: boolean; httpAddress: string; shutdownGraceMs: number; healthIntervalMs: number; catalogIntervalMs: number };
   backup: { partBytes: number; walTimeoutMs: number; schedule: string };
   /** Automatic retention after each backup (WALSHIP_RETENTION_*): a backup either rule keeps is kept. */
   retention: {

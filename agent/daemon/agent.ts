@@ -14,6 +14,7 @@ import { parseWalFileName } from '../wal/names.ts';
 import type { WalshipMetrics } from './metrics.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { BackupJob, type AfterBackup } from './backup-job.ts';
+import { BackupCatalog } from './backup-catalog.ts';
 import { retainAfterBackup } from '../backup/retention.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Scheduler, parseSchedule } from './schedule.ts';
@@ -57,7 +58,7 @@ export interface AgentExtras {
 }
 
 /** Scheduled backups, and a first one at once when the archive has none. */
-function startBackups(config: Config, archive: WalArchive, log: Logger, metrics: WalshipMetrics, extras: AgentExtras): { job: BackupJob; stop(): Promise<void> } | undefined {
+function startBackups(config: Config, archive: WalArchive, log: Logger, metrics: WalshipMetrics, catalog: BackupCatalog, extras: AgentExtras): { job: BackupJob; stop(): Promise<void> } | undefined {
   if (config.backup.schedule === 'off' || config.pg.pgdata === undefined) {
     if (config.pg.pgdata === undefined) log.warn('PGDATA is not set: the agent takes no backups');
     return undefined;
@@ -71,7 +72,7 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
       log.error({ code: asWalshipError(err).code }, `retention failed: ${asWalshipError(err).message}`);
     }
   };
-  const job = new BackupJob(config, archive, log, metrics, clock, extras.afterBackup ?? retention);
+  const job = new BackupJob(config, archive, log, metrics, clock, catalog, extras.afterBackup ?? retention);
   const scheduler = new Scheduler({
     cron: parseSchedule(config.backup.schedule),
     clock,
@@ -81,7 +82,7 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
   const stopping = new AbortController();
   const first = (async () => {
     if (!(await job.waitForPostgres(stopping.signal))) return;
-    const backups = await job.refreshCatalog().catch(() => undefined);
+    const backups = await catalog.refresh().catch(() => undefined);
     if (backups && backups.length === 0) await job.run('the archive has no backup yet');
   })().catch((err: unknown) => log.error({ err: asWalshipError(err).message }, 'first backup check failed'));
   scheduler.start();
@@ -213,7 +214,9 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     onError: (err) => log.error({ err: asWalshipError(err).message }, 'spool error'),
   });
   log.info({ spool: config.agent.spoolDir, store: store.location, pgdata, uploadAhead: uploads !== undefined }, 'walship agent serving');
-  const backups = startBackups(config, archive, log, metrics, extras);
+  const catalog = new BackupCatalog(store, metrics, log);
+  catalog.start(config.agent.catalogIntervalMs);
+  const backups = startBackups(config, archive, log, metrics, catalog, extras);
 
   return {
     uploads,
@@ -221,6 +224,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     backups: backups?.job,
     async stop() {
       await server.close();
+      await catalog.stop();
       await backups?.stop();
       await uploads?.stop();
       await prefetcher.close(pgdata === undefined ? undefined : join(pgdata, 'pg_wal'));

@@ -1,5 +1,4 @@
 import { acquireBackupLock } from '../backup/lock.ts';
-import { listBackups } from '../backup/catalog.ts';
 import type { BackupSentinel } from '../backup/manifest.ts';
 import { backupPush } from '../backup/push.ts';
 import type { Config } from '../config/types.ts';
@@ -8,6 +7,7 @@ import type { Logger } from '../log.ts';
 import { connectPg } from '../pg/connection.ts';
 import { readRecoverySignals } from '../pg/recovery-signals.ts';
 import type { WalArchive } from '../wal/push.ts';
+import type { BackupCatalog } from './backup-catalog.ts';
 import type { Clock } from './clock.ts';
 import type { WalshipMetrics } from './metrics.ts';
 
@@ -27,26 +27,17 @@ export class BackupJob {
   private readonly metrics: WalshipMetrics;
   private readonly clock: Clock;
   private readonly after: AfterBackup | undefined;
+  private readonly catalog: BackupCatalog;
   private running: Promise<void> | undefined;
 
-  constructor(config: Config, archive: WalArchive, log: Logger, metrics: WalshipMetrics, clock: Clock, after?: AfterBackup) {
+  constructor(config: Config, archive: WalArchive, log: Logger, metrics: WalshipMetrics, clock: Clock, catalog: BackupCatalog, after?: AfterBackup) {
     this.config = config;
     this.archive = archive;
     this.log = log;
     this.metrics = metrics;
     this.clock = clock;
     this.after = after;
-  }
-
-  /** Refreshes the catalogue metrics from the store. */
-  async refreshCatalog(): Promise<BackupSentinel[]> {
-    const backups = await listBackups(this.archive.store);
-    this.metrics.backupCount.set(backups.length);
-    const oldest = backups[0];
-    if (oldest) this.metrics.firstRecoverability.set(Date.parse(oldest.finishTime) / 1000);
-    const newest = backups.at(-1);
-    if (newest) this.metrics.lastBackup.set({ type: 'full' }, Date.parse(newest.finishTime) / 1000);
-    return backups;
+    this.catalog = catalog;
   }
 
   /**
@@ -122,7 +113,8 @@ export class BackupJob {
       this.metrics.lastBackupSize.set({ kind: 'data' }, sentinel.dataBytes);
       this.metrics.lastBackupSize.set({ kind: 'stored' }, sentinel.storedBytes);
       await this.after?.(sentinel);
-      await this.refreshCatalog();
+      // The new backup, and what retention deleted, in the catalogue metrics at once.
+      await this.catalog.refresh();
     } catch (err) {
       const e = asWalshipError(err);
       this.metrics.backupFailures.inc({ code: e.code });

@@ -1,8 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { catalogue } from '../errors.ts';
 
 // Every metric walship exports, on one registry of its own (never the
 // process-global default, so tests and reloads start clean). Names follow
 // Prometheus conventions: walship_ prefix, _total, _seconds, _bytes.
+
+/**
+ * prom-client's default gauges whose names end in _total, which Prometheus
+ * keeps for counters (`promtool check metrics` reports them). Their
+ * per-type gauges (walship_nodejs_active_handles{type} and the others)
+ * carry the same counts, summed.
+ */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -11,7 +20,7 @@ export class WalshipMetrics {
 
   readonly archivedSegments = new Counter({ name: 'walship_wal_archived_segments_total', help: 'WAL files stored (uploaded, or found already stored with the same content).', registers: [this.registry] });
   readonly archivedBytes = new Counter({ name: 'walship_wal_archived_bytes_total', help: 'Bytes of WAL stored, before compression.', registers: [this.registry] });
-  readonly archiveFailures = new Counter({ name: 'walship_wal_archive_failures_total', help: 'wal-push requests that failed.', labelNames: ['code'], registers: [this.registry] });
+  readonly archiveFailures = new Counter({ name: 'walship_wal_archive_failures_total', help: 'wal-push requests that failed, by error code; every code is exported at 0 from the start.', labelNames: ['code'], registers: [this.registry] });
   readonly lastArchived = new Gauge({ name: 'walship_wal_last_archived_timestamp_seconds', help: 'When the last WAL file was stored (Unix time).', registers: [this.registry] });
   readonly lastArchiveFailure = new Gauge({ name: 'walship_wal_last_archive_failure_timestamp_seconds', help: 'When wal-push last failed (Unix time); 0 if never.', registers: [this.registry] });
   readonly secondsSinceArchive = new Gauge({ name: 'walship_wal_seconds_since_last_archive', help: 'Seconds since the last WAL file was stored; -1 if none since start.', registers: [this.registry] });
@@ -23,13 +32,13 @@ export class WalshipMetrics {
   readonly prefetchMisses = new Counter({ name: 'walship_wal_prefetch_misses_total', help: 'wal-fetch requests for segments that had not been prefetched.', registers: [this.registry] });
   readonly newestArchivedLsn = new Gauge({ name: 'walship_wal_newest_archived_lsn_bytes', help: 'End position of the newest archived segment, as a byte offset in the WAL stream.', registers: [this.registry] });
 
-  readonly lastBackup = new Gauge({ name: 'walship_backup_last_success_timestamp_seconds', help: 'When the last successful backup finished (Unix time), by type.', labelNames: ['type'], registers: [this.registry] });
+  readonly lastBackup = new Gauge({ name: 'walship_backup_last_success_timestamp_seconds', help: 'When the newest complete backup in the store finished (Unix time), by type, whoever took it; absent while the store holds none.', labelNames: ['type'], registers: [this.registry] });
   readonly lastBackupDuration = new Gauge({ name: 'walship_backup_last_duration_seconds', help: 'Duration of the last successful backup.', registers: [this.registry] });
   readonly lastBackupSize = new Gauge({ name: 'walship_backup_last_size_bytes', help: 'Size of the last successful backup: data read, and bytes stored.', labelNames: ['kind'], registers: [this.registry] });
-  readonly backupFailures = new Counter({ name: 'walship_backup_failures_total', help: 'Backups that failed.', labelNames: ['code'], registers: [this.registry] });
+  readonly backupFailures = new Counter({ name: 'walship_backup_failures_total', help: 'Backups that failed, by error code; every code is exported at 0 from the start.', labelNames: ['code'], registers: [this.registry] });
   readonly backupProgress = new Gauge({ name: 'walship_backup_progress_bytes', help: 'Bytes read by the backup under way (0 when none runs).', registers: [this.registry] });
-  readonly backupCount = new Gauge({ name: 'walship_backups', help: 'Complete backups in the store.', registers: [this.registry] });
-  readonly firstRecoverability = new Gauge({ name: 'walship_recovery_first_point_timestamp_seconds', help: 'The oldest point in time the archive can restore to: the finish time of the oldest complete backup.', registers: [this.registry] });
+  readonly backupCount = new Gauge({ name: 'walship_backups', help: "Complete backups in the store, read from the store's catalogue (at start-up, periodically, and after each backup and retention).", registers: [this.registry] });
+  readonly firstRecoverability = new Gauge({ name: 'walship_recovery_first_point_timestamp_seconds', help: 'The oldest point in time the archive can restore to: the finish time of the oldest complete backup in the store; 0 if none.', registers: [this.registry] });
 
   readonly storageDuration = new Histogram({ name: 'walship_storage_operation_duration_seconds', help: 'Store call latency, by operation and store.', labelNames: ['op', 'store'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly storageErrors = new Counter({ name: 'walship_storage_operation_errors_total', help: 'Store calls that failed, by operation, store and error code.', labelNames: ['op', 'store', 'code'], registers: [this.registry] });
@@ -43,6 +52,13 @@ export class WalshipMetrics {
 
   constructor(collectors: { readySegments?: () => Promise<number> } = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: 'walship_' });
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(`walship_${name}`);
+    // Every code at 0 from the start: increase() needs a sample before the
+    // first failure, or an alert on it misses the first one after each start.
+    for (const code of Object.keys(catalogue)) {
+      this.archiveFailures.inc({ code }, 0);
+      this.backupFailures.inc({ code }, 0);
+    }
     this.lastArchiveFailure.set(0);
     this.secondsSinceArchive.set(-1);
     this.secondsSinceFailure.set(-1);
