@@ -140,6 +140,8 @@ describe('configuration', () => {
     await rejectsWith({ WALG_S3_PREFIX: 'bucket/path' }, 'CONFIG_INVALID', /WALG_S3_PREFIX.*s3:\/\/bucket/);
     await rejectsWith({ WALG_FILE_PREFIX: 'relative/dir' }, 'CONFIG_INVALID', /WALG_FILE_PREFIX.*absolute/);
     await rejectsWith({ WALSHIP_STORE_TIMEOUT: 'forever' }, 'CONFIG_INVALID', /WALSHIP_STORE_TIMEOUT.*duration/);
+    await rejectsWith({ WALSHIP_BACKUP_CATALOG_INTERVAL: 'hourly' }, 'CONFIG_INVALID', /WALSHIP_BACKUP_CATALOG_INTERVAL \(from environment\): expected a duration such as 500ms, 30s or 5m, between 1000 ms and 86400 s, got "hourly"/);
+    await rejectsWith({ WALSHIP_BACKUP_CATALOG_INTERVAL: '100ms' }, 'CONFIG_INVALID', /WALSHIP_BACKUP_CATALOG_INTERVAL.*between 1000 ms/);
     await rejectsWith({ AWS_S3_FORCE_PATH_STYLE: 'maybe' }, 'CONFIG_INVALID', /AWS_S3_FORCE_PATH_STYLE.*true or false/);
     await rejectsWith({ AWS_ENDPOINT: 'ftp://x' }, 'CONFIG_INVALID', /AWS_ENDPOINT/);
     await rejectsWith({}, 'CONFIG_INVALID', /WALG_UPLOAD_CONCURRENCY \(from command line\)/, { WALG_UPLOAD_CONCURRENCY: '0' });
