@@ -224,8 +224,9 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     backups: backups?.job,
     async stop() {
       await server.close();
-      await catalog.stop();
       await backups?.stop();
+      // After the backups: a backup finishing while stopping reads the catalogue.
+      await catalog.stop();
       await uploads?.stop();
       await prefetcher.close(pgdata === undefined ? undefined : join(pgdata, 'pg_wal'));
       follower?.stop();

@@ -28,7 +28,7 @@ export class BackupCatalog {
 
   /** Reads now and then every `intervalMs`; a failed read is logged and keeps the last values. */
   start(intervalMs: number): void {
-    const tick = () => void this.refresh().catch((err: unknown) => this.log.warn({ code: asWalshipError(err).code }, `reading the backup catalogue failed: ${asWalshipError(err).message}`));
+    const tick = () => void this.refreshOrWarn();
     tick();
     this.timer = setInterval(tick, intervalMs);
     this.timer.unref();
@@ -39,6 +39,11 @@ export class BackupCatalog {
     clearInterval(this.timer);
     await this.next?.catch(() => undefined);
     await this.running?.catch(() => undefined);
+  }
+
+  /** As refresh(), for callers that carry on whatever happens: a failure is logged, and the last values stay. */
+  async refreshOrWarn(): Promise<void> {
+    await this.refresh().catch((err: unknown) => this.log.warn({ code: asWalshipError(err).code }, `reading the backup catalogue failed: ${asWalshipError(err).message}`));
   }
 
   /**

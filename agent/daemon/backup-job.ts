@@ -113,8 +113,9 @@ export class BackupJob {
       this.metrics.lastBackupSize.set({ kind: 'data' }, sentinel.dataBytes);
       this.metrics.lastBackupSize.set({ kind: 'stored' }, sentinel.storedBytes);
       await this.after?.(sentinel);
-      // The new backup, and what retention deleted, in the catalogue metrics at once.
-      await this.catalog.refresh();
+      // The new backup, and what retention deleted, in the catalogue metrics
+      // at once. A failed read is not a failed backup: the next one catches up.
+      await this.catalog.refreshOrWarn();
     } catch (err) {
       const e = asWalshipError(err);
       this.metrics.backupFailures.inc({ code: e.code });
