@@ -84,11 +84,12 @@ export function createGcsDriver(store: GcsStoreConfig, transfer: TransferConfig)
     listPage(prefix, options = {}): Promise<ListPage> {
       return call('list', prefix, options.signal, async (c) => {
         const pageSize = Math.min(options.pageSize ?? MAX_PAGE, MAX_PAGE);
-        // GCS's startOffset includes the key itself; startAfter does not.
-        const startOffset = options.startAfter === undefined || options.token !== undefined ? undefined : nameOf(options.startAfter);
+        // GCS's startOffset includes the name itself. Keys hold no control
+        // characters (keys.ts), so the first name after K is at least K + ' '.
+        const startOffset = options.startAfter === undefined || options.token !== undefined ? undefined : `${nameOf(options.startAfter)} `;
         const page = await c.api.listObjects(nameOf(prefix), pageSize, options.token, options.signal, startOffset);
         return {
-          objects: page.items.filter((o) => o.name !== startOffset).map((o) => toObjectInfo(keyOf(o.name!), o)),
+          objects: page.items.map((o) => toObjectInfo(keyOf(o.name!), o)),
           ...(page.nextPageToken === undefined ? {} : { nextToken: page.nextPageToken }),
         };
       });
