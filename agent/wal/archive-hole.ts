@@ -79,8 +79,9 @@ export async function findHole(archive: WalArchive, file: WalFileName, following
     if (first !== undefined && f?.kind === 'history') history = { info: first, file: f };
   }
   const ended = history === undefined ? undefined : await switchPoint(archive, history.info, file.timeline, signal);
-  // The segment holding the switch point is the first that is not this timeline's in full.
-  const endSegment = ended === undefined ? undefined : segmentNameForLsn(file.timeline, ended, segmentSize);
+  // The segment holding the switch point is the first that is not this
+  // timeline's in full; the archive recorded the segment size at its first push.
+  const endSegment = ended === undefined ? undefined : segmentNameForLsn(file.timeline, ended, (await archive.identity.segmentSize(signal)) ?? segmentSize);
   if (endSegment !== undefined && file.name >= endSegment) return undefined;
   if (later !== undefined) {
     return { missing: file.name, next: later.file.name, nextStoredAt: later.info.lastModified, reason: `${later.file.name} of the same timeline is` };

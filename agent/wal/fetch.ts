@@ -24,7 +24,7 @@ export interface FetchOptions {
   owner?: { uid: number; gid: number };
   /** 'fail' (the default) throws WAL_ARCHIVE_HOLE; 'end' answers not-found, with the hole. */
   holes?: HolePolicy;
-  /** The cluster's WAL segment size, for reading timeline switch points; 16 MiB unless known. */
+  /** The cluster's WAL segment size, for timeline switch points when the archive has no record of it (WAL-G's); 16 MiB unless known. */
   segmentSize?: number;
   /** Aborts every store call and the download; nothing is left at dest. */
   signal?: AbortSignal;

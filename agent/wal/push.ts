@@ -54,7 +54,7 @@ export async function pushWalFile(archive: WalArchive, path: string, options: Pu
     if (file.kind === 'segment' || file.kind === 'partial') {
       const header = parseSegmentHeader(local.head, file.name);
       checkSegment(file, header, local.size);
-      await archive.identity.check(header, file.name);
+      await archive.identity.check(header, file.name, signal);
     }
     const { size } = local;
     // Compressing (in libuv's pool) and looking for an archived copy run at
