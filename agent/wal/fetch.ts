@@ -22,8 +22,12 @@ export type HolePolicy = 'fail' | 'end';
 export interface FetchOptions {
   /** Owner for the written file, when a root process writes into a postgres-owned directory. */
   owner?: { uid: number; gid: number };
-  /** 'fail' (the default) throws WAL_ARCHIVE_HOLE; 'end' answers not-found, with the hole. */
-  holes?: HolePolicy;
+  /**
+   * 'fail' (the default) throws WAL_ARCHIVE_HOLE; 'end' answers not-found,
+   * with the hole; 'unchecked' does not look (prefetching ahead, where the
+   * request for the segment will).
+   */
+  holes?: HolePolicy | 'unchecked';
   /** The cluster's WAL segment size, for timeline switch points when the archive has no record of it (WAL-G's); 16 MiB unless known. */
   segmentSize?: number;
   /** Aborts every store call and the download; nothing is left at dest. */
@@ -69,6 +73,7 @@ async function lookUp(archive: WalArchive, file: WalFileName, options: FetchOpti
   const segmentSize = options.segmentSize ?? 16 * 1024 * 1024;
   let found = await locate(archive, file.name, options.signal);
   if (!isListing(found)) return found;
+  if (options.holes === 'unchecked') return {};
   let hole = await findHole(archive, file, found, segmentSize, options.signal);
   const young = hole === undefined ? 0 : HOLE_SETTLE_MS - (Date.now() - hole.nextStoredAt.getTime());
   if (hole !== undefined && young > 0) {

@@ -105,8 +105,8 @@ export class WalPrefetcher {
       if (this.inFlight.has(name)) continue;
       const target = join(dir, name);
       if (await stat(target).then(() => true, () => false)) continue;
-      // A hole found ahead is not reported: the request for that segment finds it again and answers for it.
-      const work = fetchWalFile(this.archive, name, target, { ...this.options, holes: 'end', segmentSize: this.segmentSize }).finally(() => this.inFlight.delete(name));
+      // Holes are not looked for ahead: the request for that segment does, and answers for it.
+      const work = fetchWalFile(this.archive, name, target, { ...this.options, holes: 'unchecked', segmentSize: this.segmentSize }).finally(() => this.inFlight.delete(name));
       this.inFlight.set(name, work);
       work.catch(() => undefined);
     }

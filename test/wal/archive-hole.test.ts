@@ -11,6 +11,7 @@ import { withResilience } from '../../agent/storage/resilient.ts';
 import { openWalArchive } from '../../agent/wal/archive.ts';
 import { fetchWalFile } from '../../agent/wal/fetch.ts';
 import { pushWalFile, type WalArchive } from '../../agent/wal/push.ts';
+import { parseTimelineHistory } from '../../agent/wal/timeline-history.ts';
 import { runWalship } from '../support/cli.ts';
 import { writeSegment } from '../support/wal-segments.ts';
 import { testTransfer } from '../storage/contract.ts';
@@ -187,6 +188,15 @@ describe('wal-fetch tells a hole in the archive from its end', () => {
     assert.ok(Date.now() - started >= 2000);
     assert.ok((await stat(to)).size > 0);
     assert.ok((await readdir(join(root, 'wal_005'))).length >= 4);
+  });
+
+  test('timeline history files are read as PostgreSQL writes them, up to the first malformed line', () => {
+    const text = '# a comment\n1\t0/3000100\tno recovery target specified\n\n2\t1/A2000000\tbefore 2026-12-04 12:00:00+00\n3\tnot-an-lsn\tx\n4\t2/0\tx\n';
+    assert.deepEqual(parseTimelineHistory(text), [
+      { parent: 1, switchLsn: 0x3000100n },
+      { parent: 2, switchLsn: 0x1_a200_0000n },
+    ]);
+    assert.deepEqual(parseTimelineHistory(''), []);
   });
 
   test('bad values of the new settings are refused, naming the setting', async () => {
