@@ -37,7 +37,7 @@ export function registerWalCommands(program: Command, run: CommandRunner): void 
 
   program
     .command('wal-fetch')
-    .description("restore one WAL file: restore_command = 'walship wal-fetch %f %p'; exits 74 when the archive has no such file")
+    .description("restore one WAL file: restore_command = 'walship wal-fetch %f %p'; exits 74 when the archive has no such file (its end), 126 when the file cannot be restored or is missing from the middle of the archive")
     .argument('<name>', 'the WAL file name (%f)')
     .argument('<dest>', 'where to write it (%p)')
     .action((name: string, dest: string) =>
