@@ -36,6 +36,10 @@ export const catalogue = {
   // archive" and ends recovery there: a store outage would promote the
   // cluster at the wrong point. 126 and above make it stop with FATAL.
   WAL_FETCH_FAILED: { exit: 126, retryable: false, summary: 'WAL could not be restored; recovery must stop rather than end early' },
+  // A segment missing while the archive goes on past it (a later segment of
+  // its timeline, or a later timeline's history placing its end further on):
+  // "not found" would end recovery at the hole, so this stops it instead.
+  WAL_ARCHIVE_HOLE: { exit: 126, retryable: false, summary: 'a WAL segment is missing from the middle of the archive; recovery must stop rather than end at the hole' },
   AGENT_UNAVAILABLE: { exit: 69, retryable: true, summary: 'the walship agent did not answer' },
 
   PG_UNREACHABLE: { exit: 69, retryable: true, summary: 'PostgreSQL unreachable' },

@@ -74,6 +74,9 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
     wal: {
       preventOverwrite: get<boolean>('WALG_PREVENT_WAL_OVERWRITE'),
       deltaMaxSteps: get<number>('WALG_DELTA_MAX_STEPS'),
+      fetchHole: get<Config['wal']['fetchHole']>('WALSHIP_FETCH_HOLE'),
+      pushTimeoutMs: get<number>('WALSHIP_PUSH_TIMEOUT'),
+      fetchTimeoutMs: get<number>('WALSHIP_FETCH_TIMEOUT'),
     },
     log: { level: get<Config['log']['level']>('WALSHIP_LOG_LEVEL') },
     agent: {

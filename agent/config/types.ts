@@ -97,7 +97,16 @@ export interface Config {
   codec: CodecConfig;
   transfer: TransferConfig;
   pg: PgConnectionConfig;
-  wal: { preventOverwrite: boolean; deltaMaxSteps: number };
+  wal: {
+    preventOverwrite: boolean;
+    deltaMaxSteps: number;
+    /** WALSHIP_FETCH_HOLE: a segment missing from the middle of the archive stops recovery ('fail') or ends it ('end'). */
+    fetchHole: 'fail' | 'end';
+    /** Overall deadline of one wal-push, retries included. */
+    pushTimeoutMs: number;
+    /** Overall deadline of one wal-fetch, retries included. */
+    fetchTimeoutMs: number;
+  };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   agent: { spoolDir: string; uploadAhead: boolean; followWal: boolean; httpAddress: string; shutdownGraceMs: number; healthIntervalMs: number; catalogIntervalMs: number };
   backup: { partBytes: number; walTimeoutMs: number; schedule: string };

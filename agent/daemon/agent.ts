@@ -9,7 +9,10 @@ import { openWalArchive } from '../wal/archive.ts';
 import { SegmentFollower } from '../wal/segment-follower.ts';
 import { WalPrefetcher } from '../wal/prefetch.ts';
 import { pushWalFile } from '../wal/push.ts';
+import { holeWarning } from '../wal/archive-hole.ts';
+import { fetchWithin, pushWithin } from '../wal/deadlines.ts';
 import { fetchFailure } from '../wal/fetch-failure.ts';
+import { holeAnswer } from '../wal/hole-policy.ts';
 import { parseWalFileName } from '../wal/names.ts';
 import type { WalshipMetrics } from './metrics.ts';
 import type { WalArchive } from '../wal/push.ts';
@@ -146,6 +149,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     uploads = new UploadAhead(archive, {
       pgWalDir: join(pgdata, 'pg_wal'),
       concurrency: config.transfer.uploadConcurrency,
+      timeoutMs: config.wal.pushTimeoutMs,
       onUploaded: (name, result, ms) => {
         archived(name, result.bytes);
         log.info({ segment: name, outcome: result.outcome, bytes: result.bytes, ms, preEncoded: result.preEncoded ?? false }, 'archived ahead');
@@ -171,9 +175,10 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
       const timer = metrics.pushDuration.startTimer();
       try {
         confine(a!, 'wal-push');
-        const result = uploads
-          ? await uploads.ensureArchived(a!)
-          : await pushWalFile(archive, a!).then((r) => (archived(basename(a!), r.bytes), r));
+        // An upload ahead has its own deadline and may serve other requests: it is waited for, not aborted.
+        const result = await pushWithin(basename(a!), config.wal.pushTimeoutMs, (signal) =>
+          uploads ? uploads.ensureArchived(a!) : pushWalFile(archive, a!, { signal }).then((r) => (archived(basename(a!), r.bytes), r)),
+        );
         log.debug({ req: req.id, segment: result.key, outcome: result.outcome, ms: Date.now() - started, queuedMs: req.queuedMs }, 'wal-push');
         return { exitCode: 0 };
       } catch (err) {
@@ -186,14 +191,19 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     if (req.op === 'wal-fetch' && req.args.length === 2) {
       const timer = metrics.fetchDuration.startTimer();
       confine(b!, 'wal-fetch');
-      const result = await prefetcher.fetch(a!, b!).catch((err: unknown) => {
+      const { holes, why } = holeAnswer(config.wal.fetchHole, b!);
+      const result = await fetchWithin(a!, config.wal.fetchTimeoutMs, (signal) => prefetcher.fetch(a!, b!, { holes, signal })).catch((err: unknown) => {
         timer({ outcome: 'error' });
         throw fetchFailure(a!, err);
       });
       timer({ outcome: result.outcome });
       log.debug({ req: req.id, file: a, outcome: result.outcome, ms: Date.now() - started, queuedMs: req.queuedMs }, 'wal-fetch');
-      // 74 without a message: the normal end-of-archive probe, not an error.
-      return result.outcome === 'not-found' ? { exitCode: 74 } : { exitCode: 0 };
+      if (result.outcome === 'fetched') return { exitCode: 0 };
+      // 74 without a message: the normal end-of-archive probe, not an error; a hole answered so is said aloud.
+      if (result.hole === undefined) return { exitCode: 74 };
+      const warning = holeWarning(result.hole, why);
+      log.warn({ req: req.id, file: a, next: result.hole.next }, warning);
+      return { exitCode: 74, message: warning };
     }
     throw new WalshipError('USAGE', `unknown request ${req.op} ${req.args.join(' ')}: expected wal-push <absolute path> or wal-fetch <name> <absolute path>`);
   };

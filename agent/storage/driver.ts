@@ -59,6 +59,12 @@ export interface ListOptions {
   token?: string;
   /** Maximum keys on this page; drivers may return fewer. */
   pageSize?: number;
+  /**
+   * Only keys that sort after this one (a full key, not relative to the
+   * prefix), so that a caller looking for what follows a key reads one page
+   * rather than the listing from its start. Ignored with a token.
+   */
+  startAfter?: string;
   signal?: AbortSignal;
 }
 

@@ -25,10 +25,10 @@ export class ClusterIdentity {
     this.store = store;
   }
 
-  private async load(): Promise<IdentityRecord | undefined> {
+  private async load(signal?: AbortSignal): Promise<IdentityRecord | undefined> {
     if (this.known) return this.known;
     try {
-      const { body } = await this.store.get(IDENTITY_KEY);
+      const { body } = await this.store.get(IDENTITY_KEY, signal ? { signal } : {});
       const chunks: Buffer[] = [];
       for await (const c of body) chunks.push(c as Buffer);
       this.known = JSON.parse(Buffer.concat(chunks).toString('utf8')) as IdentityRecord;
@@ -39,9 +39,14 @@ export class ClusterIdentity {
     }
   }
 
+  /** The WAL segment size the archive's first segment had, when the archive recorded one. */
+  async segmentSize(signal?: AbortSignal): Promise<number | undefined> {
+    return (await this.load(signal))?.segmentSize;
+  }
+
   /** Records the identity at the first push; afterwards refuses any other system identifier. */
-  async check(header: SegmentHeader, segmentName: string): Promise<void> {
-    let record = await this.load();
+  async check(header: SegmentHeader, segmentName: string, signal?: AbortSignal): Promise<void> {
+    let record = await this.load(signal);
     if (!record) {
       const candidate: IdentityRecord = {
         systemIdentifier: header.systemIdentifier.toString(),
@@ -52,8 +57,8 @@ export class ClusterIdentity {
       };
       const body = Buffer.from(JSON.stringify(candidate, null, 2));
       // Two first pushes may race: whoever loses reads the winner's record.
-      if (await this.store.putIfAbsent(IDENTITY_KEY, () => Readable.from([body]), { contentLength: body.length })) this.known = candidate;
-      record = await this.load();
+      if (await this.store.putIfAbsent(IDENTITY_KEY, () => Readable.from([body]), { contentLength: body.length, ...(signal ? { signal } : {}) })) this.known = candidate;
+      record = await this.load(signal);
       if (!record) throw new WalshipError('INTERNAL', `${IDENTITY_KEY} vanished right after it was written`);
     }
     if (record.systemIdentifier !== header.systemIdentifier.toString()) {

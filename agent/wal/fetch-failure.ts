@@ -8,7 +8,7 @@ import { WalshipError, asWalshipError } from '../errors.ts';
  */
 export function fetchFailure(name: string, err: unknown): WalshipError {
   const cause = asWalshipError(err);
-  if (cause.code === 'WAL_BAD_NAME' || cause.code === 'WAL_FETCH_FAILED') return cause;
+  if (cause.code === 'WAL_BAD_NAME' || cause.code === 'WAL_FETCH_FAILED' || cause.code === 'WAL_ARCHIVE_HOLE') return cause;
   return new WalshipError('WAL_FETCH_FAILED', `could not restore ${name}: ${cause.code}: ${cause.message}`, {
     cause,
     details: { name, cause: cause.code },

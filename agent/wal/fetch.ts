@@ -1,10 +1,12 @@
 import { open } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { encodingFromMetadata } from '../codec/index.ts';
 import { WalshipError, isWalshipError } from '../errors.ts';
-import type { GetResult } from '../storage/driver.ts';
+import type { GetResult, ListPage } from '../storage/driver.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { through } from '../util/streams.ts';
-import { SIZE_METADATA, findArchived, metadataValue, walKey } from './layout.ts';
+import { FOLLOWING_PAGE, findHole, holeError, keyJustBefore, type ArchiveHole } from './archive-hole.ts';
+import { SIZE_METADATA, WAL_PREFIX, candidateKeys, metadataValue, walKey } from './layout.ts';
 import { archivedDigest, describeDigest, digestTap, type ContentDigest } from './content-digest.ts';
 import { parseWalFileName, type WalFileName } from './names.ts';
 import type { WalArchive } from './push.ts';
@@ -14,46 +16,103 @@ import { LONG_HEADER_BYTES, checkSegment, parseSegmentHeader } from './segment-h
 // decryption, decompression and every check passed, because PostgreSQL
 // replays whatever it finds there.
 
+/** What to answer for a segment missing from the middle of the archive (archive-hole.ts). */
+export type HolePolicy = 'fail' | 'end';
+
 export interface FetchOptions {
   /** Owner for the written file, when a root process writes into a postgres-owned directory. */
   owner?: { uid: number; gid: number };
+  /**
+   * 'fail' (the default) throws WAL_ARCHIVE_HOLE; 'end' answers not-found,
+   * with the hole; 'unchecked' does not look (prefetching ahead, where the
+   * request for the segment will).
+   */
+  holes?: HolePolicy | 'unchecked';
+  /** The cluster's WAL segment size, for timeline switch points when the archive has no record of it (WAL-G's); 16 MiB unless known. */
+  segmentSize?: number;
+  /** Aborts every store call and the download; nothing is left at dest. */
+  signal?: AbortSignal;
 }
 
-export type FetchResult = { outcome: 'not-found' } | { outcome: 'fetched'; key: string; bytes: number };
+export type FetchResult = { outcome: 'not-found'; hole?: ArchiveHole } | { outcome: 'fetched'; key: string; bytes: number };
 
-async function locate(archive: WalArchive, name: string): Promise<GetResult | undefined> {
+/**
+ * A segment stored after a missing one only moments ago may have overtaken
+ * it: the agent uploads several ready segments at once. Such a hole is
+ * looked at again once this much time has passed since, before it counts.
+ */
+const HOLE_SETTLE_MS = 10_000;
+
+/** The object for a WAL file name, or the listing of what follows where it would be. */
+async function locate(archive: WalArchive, name: string, signal?: AbortSignal): Promise<GetResult | ListPage> {
+  const opts = signal ? { signal } : {};
   try {
-    return await archive.store.get(walKey(name, archive.codec.encoding.compression));
+    return await archive.store.get(walKey(name, archive.codec.encoding.compression), opts);
   } catch (err) {
     if (!isWalshipError(err, 'STORE_NOT_FOUND')) throw err;
   }
-  // Written with another compression (the setting changed, or WAL-G wrote it).
-  const found = await findArchived(archive.store, name);
-  if (!found) return undefined;
+  // One listing from the name onward finds it written with another
+  // compression (the setting changed, or WAL-G wrote it) and, when it is
+  // not there, what follows it, which tells a hole from the end.
+  const following = await archive.store.listPage(WAL_PREFIX, { startAfter: keyJustBefore(name), pageSize: FOLLOWING_PAGE, ...opts });
+  const keys = new Set(candidateKeys(name));
+  const other = following.objects.find((o) => keys.has(o.key));
+  if (!other) return following;
   try {
-    return await archive.store.get(found.key);
+    return await archive.store.get(other.key, opts);
   } catch (err) {
-    if (isWalshipError(err, 'STORE_NOT_FOUND')) return undefined;
+    if (isWalshipError(err, 'STORE_NOT_FOUND')) return { objects: following.objects.filter((o) => o !== other) };
     throw err;
   }
 }
 
+const isListing = (found: GetResult | ListPage): found is ListPage => 'objects' in found;
+
+/** The object, or not-found with the hole the archive has there, if it has one. */
+async function lookUp(archive: WalArchive, file: WalFileName, options: FetchOptions): Promise<GetResult | { hole?: ArchiveHole }> {
+  const segmentSize = options.segmentSize ?? 16 * 1024 * 1024;
+  let found = await locate(archive, file.name, options.signal);
+  if (!isListing(found)) return found;
+  if (options.holes === 'unchecked') return {};
+  let hole = await findHole(archive, file, found, segmentSize, options.signal);
+  const young = hole === undefined ? 0 : HOLE_SETTLE_MS - (Date.now() - hole.nextStoredAt.getTime());
+  if (hole !== undefined && young > 0) {
+    await sleep(Math.min(young, HOLE_SETTLE_MS), undefined, options.signal ? { signal: options.signal } : {});
+    found = await locate(archive, file.name, options.signal);
+    if (!isListing(found)) return found;
+    hole = await findHole(archive, file, found, segmentSize, options.signal);
+  }
+  return hole === undefined ? {} : { hole };
+}
+
 export async function fetchWalFile(archive: WalArchive, name: string, dest: string, options: FetchOptions = {}): Promise<FetchResult> {
-  const file = parseWalFileName(name);
-  const got = await locate(archive, name);
-  if (!got) return { outcome: 'not-found' };
+  const file = parseWalFileName(name, options.segmentSize);
+  const got = await lookUp(archive, file, options);
+  if (!('body' in got)) {
+    if (got.hole === undefined) return { outcome: 'not-found' };
+    if (options.holes === 'end') return { outcome: 'not-found', hole: got.hole };
+    throw holeError(got.hole);
+  }
   const { body, info } = got;
   const expected = archivedDigest(info);
   const tap = digestTap(expected?.algorithm);
   const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, archive.encryptedByDefault));
-  // Not fsynced, as pgBackRest's archive-get: after a crash PostgreSQL asks for the file again.
-  const bytes = await writeFileAtomic(dest, through(decoded, tap.stream), {
-    mode: 0o600,
-    durable: false,
-    ...(options.owner ? { owner: options.owner } : {}),
-    verify: (tmp, written) => verifyRestored(file, info.key, tmp, written, tap.digest(), expected, metadataValue(info, SIZE_METADATA)),
-  });
-  return { outcome: 'fetched', key: info.key, bytes };
+  // The deadline's abort ends the download, so the temporary file is removed before the caller answers.
+  const stop = () => body.destroy(options.signal!.reason instanceof Error ? options.signal!.reason : new Error(String(options.signal!.reason)));
+  options.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    if (options.signal?.aborted) stop();
+    // Not fsynced, as pgBackRest's archive-get: after a crash PostgreSQL asks for the file again.
+    const bytes = await writeFileAtomic(dest, through(decoded, tap.stream), {
+      mode: 0o600,
+      durable: false,
+      ...(options.owner ? { owner: options.owner } : {}),
+      verify: (tmp, written) => verifyRestored(file, info.key, tmp, written, tap.digest(), expected, metadataValue(info, SIZE_METADATA)),
+    });
+    return { outcome: 'fetched', key: info.key, bytes };
+  } finally {
+    options.signal?.removeEventListener('abort', stop);
+  }
 }
 
 async function verifyRestored(file: WalFileName, key: string, tmp: string, bytes: number, digest: ContentDigest, expected?: ContentDigest, expectedSize?: string): Promise<void> {

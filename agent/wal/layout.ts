@@ -26,8 +26,8 @@ export function candidateKeys(name: string): string[] {
  * listing would read a whole wal_005/ directory on a filesystem store,
  * which grows with the archive.
  */
-export async function findArchived(store: StorageDriver, name: string): Promise<ObjectInfo | undefined> {
-  const found = await Promise.all(candidateKeys(name).map((key) => store.stat(key)));
+export async function findArchived(store: StorageDriver, name: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
+  const found = await Promise.all(candidateKeys(name).map((key) => store.stat(key, signal ? { signal } : {})));
   return found.find((info) => info !== undefined);
 }
 

@@ -33,10 +33,11 @@ export class WalPrefetcher {
     this.observer = observer;
   }
 
-  /** restore_command's request. */
-  async fetch(name: string, dest: string): Promise<FetchResult> {
+  /** restore_command's request: how a hole is answered, and its deadline, are the request's. */
+  async fetch(name: string, dest: string, request: Pick<FetchOptions, 'holes' | 'signal'> = {}): Promise<FetchResult> {
     const file = parseWalFileName(name, this.segmentSize);
-    if (file.kind !== 'segment' || this.ahead === 0) return fetchWalFile(this.archive, name, dest, this.options);
+    const options: FetchOptions = { ...this.options, ...request, segmentSize: this.segmentSize };
+    if (file.kind !== 'segment' || this.ahead === 0) return fetchWalFile(this.archive, name, dest, options);
 
     const dir = join(dirname(dest), PREFETCH_DIR);
     const staged = join(dir, name);
@@ -49,7 +50,7 @@ export class WalPrefetcher {
       result = used;
     } else {
       this.observer?.miss();
-      result = await fetchWalFile(this.archive, name, dest, this.options);
+      result = await fetchWalFile(this.archive, name, dest, options);
     }
     if (result.outcome === 'fetched') {
       await this.learnSegmentSize(dest);
@@ -104,7 +105,8 @@ export class WalPrefetcher {
       if (this.inFlight.has(name)) continue;
       const target = join(dir, name);
       if (await stat(target).then(() => true, () => false)) continue;
-      const work = fetchWalFile(this.archive, name, target, this.options).finally(() => this.inFlight.delete(name));
+      // Holes are not looked for ahead: the request for that segment does, and answers for it.
+      const work = fetchWalFile(this.archive, name, target, { ...this.options, holes: 'unchecked', segmentSize: this.segmentSize }).finally(() => this.inFlight.delete(name));
       this.inFlight.set(name, work);
       work.catch(() => undefined);
     }

@@ -37,7 +37,13 @@ export interface PushResult {
   preEncoded?: boolean;
 }
 
-export async function pushWalFile(archive: WalArchive, path: string): Promise<PushResult> {
+export interface PushOptions {
+  /** Aborts every store call: the push then fails, never reports success. */
+  signal?: AbortSignal;
+}
+
+export async function pushWalFile(archive: WalArchive, path: string, options: PushOptions = {}): Promise<PushResult> {
+  const { signal } = options;
   const file = parseWalFileName(basename(path));
   const early = file.kind === 'segment' && archive.preEncoded !== undefined ? await archive.preEncoded(file.name, path) : undefined;
   const local = early?.file ?? (await readLocalWal(path));
@@ -48,7 +54,7 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
     if (file.kind === 'segment' || file.kind === 'partial') {
       const header = parseSegmentHeader(local.head, file.name);
       checkSegment(file, header, local.size);
-      await archive.identity.check(header, file.name);
+      await archive.identity.check(header, file.name, signal);
     }
     const { size } = local;
     // Compressing (in libuv's pool) and looking for an archived copy run at
@@ -57,24 +63,24 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
     // held in memory is encoded into memory first.
     const encoding = early !== undefined ? Promise.resolve(early.encoded) : local.data === undefined ? undefined : archive.codec.encodeWhole(local.data);
     encoding?.catch(() => undefined);
-    const [digest, existing] = await Promise.all([local.digest(), findArchived(archive.store, file.name)]);
+    const [digest, existing] = await Promise.all([local.digest(), findArchived(archive.store, file.name, signal)]);
     if (existing) {
       await encoding?.catch(() => undefined);
       reusable = true;
-      return await compareWithArchived(archive, file.name, existing, local);
+      return await compareWithArchived(archive, file.name, existing, local, signal);
     }
 
     const key = walKey(file.name, archive.codec.encoding.compression);
     const metadata = { ...encodingMetadata(archive.codec.encoding), ...digestMetadata(digest), [SIZE_METADATA]: String(size) };
     const encoded = await encoding;
     const body = encoded === undefined ? () => archive.codec.encode(local.body()) : () => Readable.from([encoded], { objectMode: false });
-    const written = await archive.store.putIfAbsent(key, body, { metadata });
+    const written = await archive.store.putIfAbsent(key, body, { metadata, ...(signal ? { signal } : {}) });
     reusable = true;
     if (!written) {
       // Another pusher won the race for this very key: judge its copy like any other.
-      const raced = await archive.store.stat(key);
+      const raced = await archive.store.stat(key, signal ? { signal } : {});
       if (!raced) throw new WalshipError('STORE_REQUEST_FAILED', `put-if-absent ${key}: refused as existing, yet not found`);
-      return await compareWithArchived(archive, file.name, raced, local);
+      return await compareWithArchived(archive, file.name, raced, local, signal);
     }
     return { outcome: 'uploaded', key, bytes: size, digest, ...(early ? { preEncoded: true } : {}) };
   } finally {
@@ -82,9 +88,9 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
   }
 }
 
-async function compareWithArchived(archive: WalArchive, name: string, existing: ObjectInfo, local: LocalWalFile): Promise<PushResult> {
-  const info = existing.metadata ? existing : ((await archive.store.stat(existing.key)) ?? existing);
-  const archived = archivedDigest(info) ?? (await digestArchivedContent(archive, info));
+async function compareWithArchived(archive: WalArchive, name: string, existing: ObjectInfo, local: LocalWalFile, signal?: AbortSignal): Promise<PushResult> {
+  const info = existing.metadata ? existing : ((await archive.store.stat(existing.key, signal ? { signal } : {})) ?? existing);
+  const archived = archivedDigest(info) ?? (await digestArchivedContent(archive, info, signal));
   const digest = await local.digest(archived.algorithm);
   if (archived.hex === digest.hex) return { outcome: 'already-archived', key: info.key, bytes: local.size, digest };
   throw new WalshipError(
@@ -95,10 +101,10 @@ async function compareWithArchived(archive: WalArchive, name: string, existing: 
 }
 
 /** For objects written without walship's checksum (by WAL-G): read and hash the archived content. */
-async function digestArchivedContent(archive: WalArchive, info: ObjectInfo): Promise<ContentDigest> {
-  const { body, info: got } = await archive.store.get(info.key);
+async function digestArchivedContent(archive: WalArchive, info: ObjectInfo, signal?: AbortSignal): Promise<ContentDigest> {
+  const { body, info: got } = await archive.store.get(info.key, signal ? { signal } : {});
   const tap = digestTap();
   const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, got.metadata, archive.encryptedByDefault));
-  await pipeline(decoded, tap.stream, new Writable({ write: (_c, _e, cb) => cb() }));
+  await pipeline(decoded, tap.stream, new Writable({ write: (_c, _e, cb) => cb() }), signal ? { signal } : {});
   return tap.digest();
 }

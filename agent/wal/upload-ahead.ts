@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { pushWithin } from './deadlines.ts';
 import { pushWalFile, type PushResult, type WalArchive } from './push.ts';
 import { parseWalFileName } from './names.ts';
 
@@ -18,11 +19,13 @@ export interface UploadAheadOptions {
   rescanMs?: number;
   onUploaded?: (name: string, result: PushResult, ms: number) => void;
   onError?: (name: string, err: unknown) => void;
+  /** Overall deadline of one upload (WALSHIP_PUSH_TIMEOUT): a hung store cannot hold a segment's upload longer. */
+  timeoutMs?: number;
 }
 
 export class UploadAhead {
   private readonly archive: WalArchive;
-  private readonly options: Required<Omit<UploadAheadOptions, 'onUploaded' | 'onError'>> & Pick<UploadAheadOptions, 'onUploaded' | 'onError'>;
+  private readonly options: Required<Omit<UploadAheadOptions, 'onUploaded' | 'onError' | 'timeoutMs'>> & Pick<UploadAheadOptions, 'onUploaded' | 'onError' | 'timeoutMs'>;
   /** Uploads done or under way, by file name: the one place a segment's fate is recorded. */
   private readonly uploads = new Map<string, Promise<PushResult>>();
   private readonly queue: string[] = [];
@@ -92,7 +95,9 @@ export class UploadAhead {
 
   private upload(name: string, path: string): Promise<PushResult> {
     const started = Date.now();
-    const work = pushWalFile(this.archive, path).then(
+    const { timeoutMs } = this.options;
+    const pushing = timeoutMs === undefined ? pushWalFile(this.archive, path) : pushWithin(name, timeoutMs, (signal) => pushWalFile(this.archive, path, { signal }));
+    const work = pushing.then(
       (result) => {
         this.retryAfter.delete(name);
         this.options.onUploaded?.(name, result, Date.now() - started);

@@ -179,6 +179,13 @@ export function runStorageContract(target: ContractTarget): void {
       assert.equal(sizes.length, 2);
       assert.equal(sizes[0]?.size, 'many/k00000'.length);
       assert.ok(pages >= 10);
+
+      // startAfter: the page begins right after that key, whether or not it exists.
+      const after = await driver.listPage('many/', { startAfter: 'many/k00500', pageSize: 3 });
+      assert.deepEqual(after.objects.map((o) => o.key), ['many/k00501', 'many/k00502', 'many/k00503']);
+      const afterAbsent = await driver.listPage('many/', { startAfter: 'many/k01000~', pageSize: 10 });
+      assert.deepEqual(afterAbsent.objects.map((o) => o.key), keys.slice(1001));
+      assert.deepEqual((await driver.listPage('many/', { startAfter: 'many/k01004' })).objects, []);
     });
 
     test('deleteMany removes the keys and ignores missing ones', async () => {

@@ -2,10 +2,14 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openWalArchive } from '../../wal/archive.ts';
 import { fetchWalFile } from '../../wal/fetch.ts';
+import { holeWarning } from '../../wal/archive-hole.ts';
+import { fetchWithin, pushWithin } from '../../wal/deadlines.ts';
 import { fetchFailure } from '../../wal/fetch-failure.ts';
+import { holeAnswer } from '../../wal/hole-policy.ts';
 import { pushWalFile } from '../../wal/push.ts';
 import { parseWalFileName } from '../../wal/names.ts';
 import { catalogue } from '../../errors.ts';
+import { writeLine } from '../io.ts';
 import type { CommandRunner } from '../program.ts';
 
 // The in-process forms of archive_command and restore_command, for hosts
@@ -19,10 +23,12 @@ export function registerWalCommands(program: Command, run: CommandRunner): void 
     .argument('<path>', 'the WAL file (%p)')
     .action((path: string) =>
       run(async (ctx) => {
-        parseWalFileName(resolve(path).split('/').pop() ?? '');
+        const name = resolve(path).split('/').pop() ?? '';
+        parseWalFileName(name);
         const { config, driver } = await ctx.store();
         try {
-          await pushWalFile(await openWalArchive(config, driver), resolve(path));
+          const archive = await openWalArchive(config, driver);
+          await pushWithin(name, config.wal.pushTimeoutMs, (signal) => pushWalFile(archive, resolve(path), { signal }));
         } finally {
           await driver.close();
         }
@@ -31,7 +37,7 @@ export function registerWalCommands(program: Command, run: CommandRunner): void 
 
   program
     .command('wal-fetch')
-    .description("restore one WAL file: restore_command = 'walship wal-fetch %f %p'; exits 74 when the archive has no such file")
+    .description("restore one WAL file: restore_command = 'walship wal-fetch %f %p'; exits 74 when the archive has no such file (its end), 126 when the file cannot be restored or is missing from the middle of the archive")
     .argument('<name>', 'the WAL file name (%f)')
     .argument('<dest>', 'where to write it (%p)')
     .action((name: string, dest: string) =>
@@ -40,9 +46,14 @@ export function registerWalCommands(program: Command, run: CommandRunner): void 
         try {
           const { config, driver } = await ctx.store();
           try {
-            const result = await fetchWalFile(await openWalArchive(config, driver), name, resolve(dest));
-            // Not in the archive is how recovery learns it reached the end: no noise in the log.
-            return result.outcome === 'not-found' ? catalogue.STORE_NOT_FOUND.exit : 0;
+            const target = resolve(dest);
+            const { holes, why } = holeAnswer(config.wal.fetchHole, target);
+            const archive = await openWalArchive(config, driver);
+            const result = await fetchWithin(name, config.wal.fetchTimeoutMs, (signal) => fetchWalFile(archive, name, target, { holes, signal }));
+            if (result.outcome === 'fetched') return 0;
+            // Not in the archive is how recovery learns it reached the end: no noise in the log, unless it is a hole.
+            if (result.hole) writeLine(ctx.io.stderr, holeWarning(result.hole, why));
+            return catalogue.STORE_NOT_FOUND.exit;
           } finally {
             await driver.close();
           }

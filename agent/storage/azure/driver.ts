@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { AzureStoreConfig, TransferConfig } from '../../config/types.ts';
 import { notFound, storeError, type ErrorContext } from '../classify.ts';
-import type { ObjectInfo, StorageDriver } from '../driver.ts';
+import type { ListPage, ObjectInfo, StorageDriver } from '../driver.ts';
 import { putOperations, type WriteObject } from '../put-operations.ts';
 import { destroyOnAbort, objectSize } from '../http-object.ts';
 import { joinKey } from '../keys.ts';
@@ -82,7 +82,7 @@ export function createAzureDriver(store: AzureStoreConfig, transfer: TransferCon
     },
 
     async listPage(listPrefix, options = {}) {
-      try {
+      const onePage = async (token: string | undefined): Promise<ListPage> => {
         const pages = container
           .listBlobsFlat({
             prefix: joinKey(prefix, listPrefix),
@@ -91,7 +91,7 @@ export function createAzureDriver(store: AzureStoreConfig, transfer: TransferCon
           })
           .byPage({
             maxPageSize: Math.min(options.pageSize ?? MAX_PAGE, MAX_PAGE),
-            ...(options.token === undefined ? {} : { continuationToken: options.token }),
+            ...(token === undefined ? {} : { continuationToken: token }),
           });
         const next = await pages.next();
         const page = next.done ? undefined : next.value;
@@ -103,6 +103,19 @@ export function createAzureDriver(store: AzureStoreConfig, transfer: TransferCon
         }));
         // The last page carries an empty token.
         return page?.continuationToken ? { objects, nextToken: page.continuationToken } : { objects };
+      };
+      try {
+        const after = options.token === undefined ? options.startAfter : undefined;
+        if (after === undefined) return await onePage(options.token);
+        // List Blobs has no start-after: pages are read from the prefix's
+        // start, and the keys up to `after` dropped, until one follows it.
+        let token: string | undefined;
+        for (;;) {
+          const page = await onePage(token);
+          const objects = page.objects.filter((o) => o.key > after);
+          if (objects.length > 0 || page.nextToken === undefined) return { ...page, objects };
+          token = page.nextToken;
+        }
       } catch (err) {
         throw azureError(ctx('list', listPrefix), err);
       }

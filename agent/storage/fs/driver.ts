@@ -170,7 +170,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
       const pageSize = options.pageSize ?? 1000;
       const objects: ObjectInfo[] = [];
       try {
-        for await (const entry of walkKeys(root, prefix, options.token)) {
+        for await (const entry of walkKeys(root, prefix, options.token ?? options.startAfter)) {
           if (objects.length === pageSize) return { objects, nextToken: objects[objects.length - 1]!.key };
           objects.push({ key: entry.key, size: entry.size, lastModified: entry.mtime });
         }

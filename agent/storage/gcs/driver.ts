@@ -84,7 +84,10 @@ export function createGcsDriver(store: GcsStoreConfig, transfer: TransferConfig)
     listPage(prefix, options = {}): Promise<ListPage> {
       return call('list', prefix, options.signal, async (c) => {
         const pageSize = Math.min(options.pageSize ?? MAX_PAGE, MAX_PAGE);
-        const page = await c.api.listObjects(nameOf(prefix), pageSize, options.token, options.signal);
+        // GCS's startOffset includes the name itself. Keys hold no control
+        // characters (keys.ts), so the first name after K is at least K + ' '.
+        const startOffset = options.startAfter === undefined || options.token !== undefined ? undefined : `${nameOf(options.startAfter)} `;
+        const page = await c.api.listObjects(nameOf(prefix), pageSize, options.token, options.signal, startOffset);
         return {
           objects: page.items.map((o) => toObjectInfo(keyOf(o.name!), o)),
           ...(page.nextPageToken === undefined ? {} : { nextToken: page.nextPageToken }),

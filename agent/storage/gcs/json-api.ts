@@ -32,7 +32,7 @@ export interface NewObject {
 
 export interface JsonApi {
   getObject(name: string, signal?: AbortSignal): Promise<ObjectResource>;
-  listObjects(prefix: string, maxResults: number, pageToken: string | undefined, signal?: AbortSignal): Promise<{ items: ObjectResource[]; nextPageToken?: string }>;
+  listObjects(prefix: string, maxResults: number, pageToken: string | undefined, signal?: AbortSignal, startOffset?: string): Promise<{ items: ObjectResource[]; nextPageToken?: string }>;
   /** Deletes many, in batches; each name's own answer is returned rather than thrown. */
   deleteObjects(names: readonly string[], signal?: AbortSignal): Promise<BatchOutcome[]>;
   /** A simple (multipart) upload; ifGenerationMatch 0 means "only if absent". */
@@ -76,8 +76,8 @@ export function createJsonApi(send: Send, apiEndpoint: string, bucket: string): 
       return (await send<ObjectResource>({ url: objectUrl(name), params: { fields: OBJECT_FIELDS }, responseType: 'json', signal })).data;
     },
 
-    async listObjects(prefix, maxResults, pageToken, signal) {
-      const params = { prefix, maxResults, fields: LIST_FIELDS, ...(pageToken === undefined ? {} : { pageToken }) };
+    async listObjects(prefix, maxResults, pageToken, signal, startOffset) {
+      const params = { prefix, maxResults, fields: LIST_FIELDS, ...(pageToken === undefined ? {} : { pageToken }), ...(startOffset === undefined ? {} : { startOffset }) };
       const { data } = await send<{ items?: ObjectResource[]; nextPageToken?: string }>({ url: objects, params, responseType: 'json', signal });
       return { items: data.items ?? [], ...(data.nextPageToken ? { nextPageToken: data.nextPageToken } : {}) };
     },

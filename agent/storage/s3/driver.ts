@@ -103,6 +103,7 @@ export function createS3Driver(store: S3StoreConfig, transfer: TransferConfig): 
             Prefix: joinKey(prefix, listPrefix),
             MaxKeys: Math.min(options.pageSize ?? MAX_PAGE, MAX_PAGE),
             ...(options.token === undefined ? {} : { ContinuationToken: options.token }),
+            ...(options.startAfter === undefined || options.token !== undefined ? {} : { StartAfter: joinKey(prefix, options.startAfter) }),
           }),
           { abortSignal: options.signal },
         );
