@@ -4,6 +4,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } fro
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { catalogue } from '../../agent/errors.ts';
 import { WALSHIP_BIN } from '../support/cli.ts';
 
 // bin/walship picks the Node it was built for whatever PATH says: here PATH
@@ -72,14 +73,14 @@ describe('bin/walship finds its Node', () => {
     const r = await run(join(lone, 'walship'), ['--version'], { PATH: SYSTEM_PATH });
     assert.equal(r.code, 78);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^walship: CONFIG: Node\.js 20\.\d+\.\d+ \(\/usr\/bin\/node\) is too old; walship needs Node\.js 24 \(or >= 22\.15\): run `npm install` in the walship directory .*https:\/\/nodejs\.org\n$/);
+    assert.match(r.stderr, /^walship: NODE_UNSUITABLE: Node\.js 20\.\d+\.\d+ \(\/usr\/bin\/node\) is too old; walship needs Node\.js 24 \(or >= 22\.15\): run `npm install` in the walship directory .*https:\/\/nodejs\.org\n$/);
   });
 
   test('no Node at all: one line, exit 78', async () => {
     const lone = join(dir, 'lone', 'bin', 'walship');
     const r = await run('/bin/sh', [lone, '--version'], { PATH: join(dir, 'empty') });
     assert.equal(r.code, 78);
-    assert.match(r.stderr, /^walship: CONFIG: no Node\.js found; walship needs Node\.js 24 \(or >= 22\.15\): run `npm install` .*\n$/);
+    assert.match(r.stderr, /^walship: NODE_UNSUITABLE: no Node\.js found; walship needs Node\.js 24 \(or >= 22\.15\): run `npm install` .*\n$/);
   });
 
   test('the minimum the JavaScript part checks is package.json "engines"', async () => {
@@ -87,6 +88,7 @@ describe('bin/walship finds its Node', () => {
     const needs = /const NEEDS = \[(\d+), (\d+)\];/.exec(text);
     assert.ok(needs, 'bin/walship declares NEEDS');
     assert.equal(pkg.engines.node, `>=${needs[1]}.${needs[2]}`);
+    assert.equal(catalogue.NODE_UNSUITABLE.exit, 78, 'the code bin/walship prints is in the catalogue, with the exit it uses');
     // The sh part must not close the JavaScript comment it sits in early.
     const shPart = text.slice(0, text.indexOf('\n*/\n'));
     assert.ok(!shPart.slice(text.indexOf("':' /*") + 6).includes('*/'));
