@@ -25,9 +25,9 @@ function registryEnv(): Record<string, string> {
   return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => keep.test(k) && v !== undefined)) as Record<string, string>;
 }
 
-function shell(command: string, cwd: string, timeoutMs: number): Promise<{ code: number | null; out: string }> {
+function shell(command: string, cwd: string, timeoutMs: number, env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { cwd, env: { ...registryEnv(), PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', command], { cwd, env: { ...registryEnv(), PATH: SYSTEM_PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -83,6 +83,26 @@ describe("the README's commands, as written, on the system Node 20", () => {
     const pkg = JSON.parse(await readFile(join(clone, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     assert.ok(pkg.scripts.test, 'npm test has a script');
     assert.ok(pkg.scripts['test:slow'], 'npm run test:slow has a script');
+  });
+
+  test('installed with npm install -g, and run with npx, from the packed clone: Node 24 whatever PATH says', { timeout: 600_000 }, async () => {
+    // After the demo command the clone is built, so `npm pack` has dist/.
+    // A private prefix and npm cache keep the machine's own untouched.
+    const work = join(clone, '.install-check');
+    const env = { npm_config_cache: join(work, 'cache'), npm_config_update_notifier: 'false' };
+    const pack = await shell(`mkdir -p '${work}' && npm pack --silent --pack-destination '${work}'`, clone, 120_000, env);
+    assert.equal(pack.code, 0, pack.out);
+    const tarball = join(work, pack.out.trim().split('\n').pop()!);
+    const global = await shell(`npm install -g --prefix '${join(work, 'global')}' --no-audit --no-fund '${tarball}'`, work, 300_000, env);
+    assert.equal(global.code, 0, global.out.slice(-3000));
+    // bin/walship is reached through npm's symlink in <prefix>/bin, with the system Node 20 first on PATH.
+    const viaGlobal = await shell('walship --version', work, 30_000, { PATH: `${join(work, 'global', 'bin')}:${SYSTEM_PATH}` });
+    assert.equal(viaGlobal.out, '0.1.0\n');
+    assert.equal(viaGlobal.code, 0);
+    const viaNpx = await shell(`npx --yes --package '${tarball}' -- walship --version`, work, 300_000, env);
+    assert.equal(viaNpx.code, 0, viaNpx.out.slice(-3000));
+    assert.match(viaNpx.out, /^0\.1\.0$/m);
+    assert.doesNotMatch(viaNpx.out, /NODE_UNSUITABLE/);
   });
 
   test("archive_command = 'walship wal-push %p', run by PostgreSQL with a plain system PATH, archives", { timeout: 300_000 }, async () => {
