@@ -13,9 +13,9 @@ import { WALSHIP_BIN } from '../support/cli.ts';
 
 const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
 
-function run(file: string, args: readonly string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(file: string, args: readonly string[], env: Record<string, string>, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { env }, (err, stdout, stderr) => {
+    execFile(file, args, { env, ...(cwd !== undefined ? { cwd } : {}) }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
     });
   });
@@ -47,6 +47,10 @@ describe('bin/walship finds its Node', () => {
       assert.equal(r.code, 0, `${name}: ${r.stderr}`);
       assert.equal(r.stdout.trim(), pkg.version);
     }
+    // `sh walship` in the link's own directory: $0 has no slash at all.
+    const bare = await run('/bin/sh', ['walship', '--version'], { PATH: SYSTEM_PATH }, binDir);
+    assert.equal(bare.code, 0, bare.stderr);
+    assert.equal(bare.stdout.trim(), pkg.version);
   });
 
   test('hoisted beside walship in a parent node_modules (npx, a dependency of another project)', async () => {
