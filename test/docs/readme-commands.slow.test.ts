@@ -64,8 +64,9 @@ describe("the README's commands, as written, on the system Node 20", () => {
     assert.match(r.out, /^\/usr\/bin\/node\nv20\.\d+\.\d+\nno tsc\n$/);
   });
 
-  test('the demo command runs and ends with DATA MATCHED', { timeout: 900_000 }, async () => {
-    const r = await shell(commands.demo, clone, 880_000);
+  test('the demo command runs and ends with DATA MATCHED', { timeout: 1_800_000 }, async () => {
+    // About 50 s on an idle machine; 13 minutes were seen with a load average of 17.
+    const r = await shell(commands.demo, clone, 1_780_000);
     assert.equal(r.code, 0, r.out.slice(-4000));
     // The line agent/demo/run.ts prints when the restored data is the target's, exactly.
     assert.match(r.out, /^DATA MATCHED: restored to .+, the second cluster holds every change made before that moment and none made after it\.$/m);
@@ -97,11 +98,12 @@ describe("the README's commands, as written, on the system Node 20", () => {
     assert.equal(global.code, 0, global.out.slice(-3000));
     // bin/walship is reached through npm's symlink in <prefix>/bin, with the system Node 20 first on PATH.
     const viaGlobal = await shell('walship --version', work, 30_000, { PATH: `${join(work, 'global', 'bin')}:${SYSTEM_PATH}` });
-    assert.equal(viaGlobal.out, '0.1.0\n');
+    const { version } = JSON.parse(await readFile(join(clone, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(viaGlobal.out, `${version}\n`);
     assert.equal(viaGlobal.code, 0);
     const viaNpx = await shell(`npx --yes --package '${tarball}' -- walship --version`, work, 300_000, env);
     assert.equal(viaNpx.code, 0, viaNpx.out.slice(-3000));
-    assert.match(viaNpx.out, /^0\.1\.0$/m);
+    assert.ok(viaNpx.out.split('\n').includes(version), viaNpx.out);
     assert.doesNotMatch(viaNpx.out, /NODE_UNSUITABLE/);
   });
 
