@@ -8,6 +8,8 @@ export const catalogue = {
   CONFIG_UNKNOWN_VARIABLE: { exit: 78, retryable: false, summary: 'unknown configuration variable' },
   CONFIG_CONFLICT: { exit: 78, retryable: false, summary: 'conflicting configuration' },
   CONFIG_MISSING: { exit: 78, retryable: false, summary: 'required setting missing' },
+  // Raised by bin/walship itself, before any of the agent is loaded.
+  NODE_UNSUITABLE: { exit: 78, retryable: false, summary: 'no Node.js recent enough to run walship' },
 
   STORE_NOT_FOUND: { exit: 74, retryable: false, summary: 'object not found in the store' },
   STORE_TIMEOUT: { exit: 75, retryable: true, summary: 'store did not answer in time' },

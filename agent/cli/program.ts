@@ -9,6 +9,7 @@ import { registerRetentionCommands } from './commands/delete.ts';
 import { registerStorageTools } from './commands/st.ts';
 import { registerWalCommands } from './commands/wal.ts';
 import { CommandContext, flagSettings } from './context.ts';
+import { addHelpExamples } from './help-examples.ts';
 import type { CommandIO } from './io.ts';
 
 /** Runs a command body with its context and records its exit code. */
@@ -47,5 +48,6 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   registerStorageTools(program, runner);
   registerDemoCommand(program, runner);
   registerConfigCommands(program, runner);
+  addHelpExamples(program);
   return program;
 }

@@ -27,6 +27,16 @@ const COMPRESSION_METADATA = 'walship-compression';
 const ENCRYPTION_METADATA = 'walship-encryption';
 const ENCRYPTION_VALUES = { openpgp: true, none: false } as const;
 
+/** Every extension a compressed object's key may end with: walship's and WAL-G's. */
+export const COMPRESSION_EXTENSIONS: readonly string[] = [...Object.values(EXTENSIONS).filter((e) => e !== ''), ...UNSUPPORTED_EXTENSIONS];
+
+/** The key without its compression extension, if it has one. */
+export function withoutCompressionExtension(key: string): string {
+  const lower = key.toLowerCase();
+  const ext = COMPRESSION_EXTENSIONS.find((e) => lower.endsWith(e));
+  return ext === undefined ? key : key.slice(0, key.length - ext.length);
+}
+
 export function extensionFor(c: CompressionMethod): string {
   return EXTENSIONS[c];
 }

@@ -2,4 +2,12 @@
 
 export { createCodec, type Codec } from './pipeline.ts';
 export type { GrowingEncoder } from './growing-encoder.ts';
-export { compressionFromKey, encodingFromMetadata, encodingMetadata, extensionFor, type Encoding } from './encoding.ts';
+export {
+  COMPRESSION_EXTENSIONS,
+  compressionFromKey,
+  encodingFromMetadata,
+  encodingMetadata,
+  extensionFor,
+  withoutCompressionExtension,
+  type Encoding,
+} from './encoding.ts';

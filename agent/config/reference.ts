@@ -1,7 +1,7 @@
 import { IGNORED_WALG_SETTINGS, SETTINGS, UNSUPPORTED_WALG_SETTINGS, type SettingGroup } from './settings.ts';
 
 // The configuration reference in Markdown, made from the settings table:
-// the README carries this text, and a test fails if the two differ.
+// docs/configuration.md carries this text, and a test fails if the two differ.
 
 const GROUP_TITLES: Record<SettingGroup, string> = {
   store: 'Store (set exactly one)',

@@ -3,7 +3,7 @@ import { invalid, parseBoolean, parseChoice, parseDuration, parseInteger, parseN
 
 // Every setting walship reads, in one table: the loader validates against
 // it, the CLI derives its flags from it, and the configuration reference in
-// the README is generated from it, so none of them can drift apart.
+// docs/configuration.md is generated from it, so none of them can drift apart.
 // Names are WAL-G's wherever WAL-G has one, so a WAL-G Secret works as is.
 
 export type SettingGroup = 'store' | 's3' | 'gcs' | 'azure' | 'codec' | 'transfer' | 'postgres' | 'agent' | 'retention';

@@ -16,7 +16,7 @@ import { scrapeMetrics, startPod, waitUntil, type Pod } from './harness.ts';
 
 const run = promisify(execFile);
 
-/** Families the README promises, with their types, one or more per area. */
+/** Families docs/metrics.md promises, with their types, one or more per area. */
 const EXPECTED: Record<string, MetricFamily['type']> = {
   // archiving
   walship_wal_archived_segments_total: 'counter',

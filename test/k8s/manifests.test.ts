@@ -152,7 +152,7 @@ describe('k8s-examples', () => {
     }
   });
 
-  test('the sidecar pod is wired as the README says', async () => {
+  test('the sidecar pod is wired as docs/kubernetes.md says', async () => {
     const { docs } = await import('../support/k8s-manifests.ts').then((m) => m.render('.'));
     const sts = docs.find((d) => d.kind === 'StatefulSet')!;
     const spec = podSpec(sts)!;

@@ -96,13 +96,6 @@ export function containersOf(m: Manifest): Record<string, any>[] {
 
 export const isWalshipImage = (image: string) => /(^|\/)walship(:|@|$)/.test(image);
 
-export function readmeSection(readme: string, heading: string): string {
-  const start = readme.indexOf(`\n## ${heading}\n`);
-  if (start < 0) throw new Error(`README has no "## ${heading}" section`);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end < 0 ? undefined : end);
-}
-
 /**
  * A kustomization's output: `kubectl kustomize` when kubectl is installed.
  * Without it, the resources it names (recursively) and its generated

@@ -30,7 +30,8 @@ export async function pgExec(binary: string, args: readonly string[], env: Recor
   const fullEnv = { ...process.env, ...env };
   try {
     return asRoot
-      ? await run('runuser', ['-u', 'postgres', '--', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), path, ...args], { env: fullEnv, maxBuffer: 64 * 1024 * 1024 })
+      ? // runuser is found on this process's PATH; `env` then gives the server exactly the variables asked for (a PATH too).
+        await run('runuser', ['-u', 'postgres', '--', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), path, ...args], { env: process.env, maxBuffer: 64 * 1024 * 1024 })
       : await run(path, [...args], { env: fullEnv, maxBuffer: 64 * 1024 * 1024 });
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string };

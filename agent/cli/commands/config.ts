@@ -22,7 +22,7 @@ export function registerConfigCommands(program: Command, run: CommandRunner): vo
 
   config
     .command('metrics')
-    .description('print the metrics reference (Markdown), made from the metrics registry')
+    .description('print the metrics reference (Markdown, as in docs/metrics.md), made from the metrics registry')
     .action(() =>
       run(async (ctx) => {
         const { metricsReference } = await import('../../daemon/metrics-reference.ts');
@@ -32,7 +32,7 @@ export function registerConfigCommands(program: Command, run: CommandRunner): vo
 
   config
     .command('reference')
-    .description('print the configuration reference (Markdown), made from the settings table')
+    .description('print the configuration reference (Markdown, as in docs/configuration.md), made from the settings table')
     .action(() =>
       run(async (ctx) => {
         writeLine(ctx.io.stdout, configurationReference());

@@ -9,6 +9,7 @@ import { checkStore } from '../../storage/check.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { writeLine } from '../io.ts';
 import type { CommandRunner } from '../program.ts';
+import { getAsPut } from './st-lookup.ts';
 
 // `walship st`: the storage tools, the first thing a user runs to see that
 // their Secret works, and the way to look inside an archive by hand.
@@ -51,8 +52,8 @@ export function registerStorageTools(program: Command, run: CommandRunner): void
     );
 
   st.command('get')
-    .description('download an object, decrypting and decompressing it as it was written (write to - for stdout)')
-    .argument('<key>', 'object key')
+    .description('download an object, decrypting and decompressing it as it was written (write to - for stdout); a key without its compression extension finds the object st put stored for it')
+    .argument('<key>', 'object key, as stored or as given to st put')
     .argument('<dest>', 'destination file, or - for standard output')
     .option('--raw', 'write the stored bytes as they are, without decrypting or decompressing')
     .action((key: string, dest: string, opts: { raw?: boolean }) =>
@@ -60,8 +61,10 @@ export function registerStorageTools(program: Command, run: CommandRunner): void
         const { config, driver } = await ctx.store();
         try {
           const codec = opts.raw ? undefined : await createCodec(config.codec);
-          const { body, info } = await driver.get(key);
-          const out = codec ? codec.decode(body, encodingFromMetadata(key, info.metadata, config.codec.pgp !== undefined)) : body;
+          const found = await getAsPut(driver, key);
+          if (found.key !== key) writeLine(ctx.io.stderr, `st get: ${key} is stored as ${found.key}`);
+          const { body, info } = found;
+          const out = codec ? codec.decode(body, encodingFromMetadata(found.key, info.metadata, config.codec.pgp !== undefined)) : body;
           if (dest === '-') await pipeline(out, ctx.io.stdout, { end: false });
           else await writeFileAtomic(dest, out, { mode: 0o644 });
         } finally {

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { Command } from 'commander';
 import { buildProgram } from '../../agent/cli/program.ts';
+import { catalogue } from '../../agent/errors.ts';
 import { IGNORED_WALG_SETTINGS, RESERVED_PREFIXES, UNSUPPORTED_WALG_SETTINGS, settingNamed } from '../../agent/config/settings.ts';
 import { WalshipMetrics } from '../../agent/daemon/metrics.ts';
-import { EXAMPLES, REPO, allManifests, containersOf, exampleFiles, isWalshipImage, readmeSection } from '../support/k8s-manifests.ts';
+import { EXAMPLES, REPO, allManifests, containersOf, exampleFiles, isWalshipImage } from '../support/k8s-manifests.ts';
 
-// The examples and their docs cannot drift from the code: every walship
+// The docs and the examples cannot drift from the code: every walship
 // command and flag they use exists in the command tree built by
 // agent/cli/program.ts, every variable exists in the settings table, and
-// every metric in a PromQL expression is one the agent exports.
-
-const DOC_SECTIONS = ['Deploy on Kubernetes', 'Migrate from WAL-G'];
+// every metric they name, or use in a PromQL expression, is one the agent
+// exports. The docs are the README and every page in docs/.
 
 /** Variables the example's restore script reads: not settings, and so never with a walship or WAL-G prefix. */
 const SCRIPT_VARIABLES = ['RESTORE_MODE', 'RESTORE_COMMAND', 'RESTORE_TARGET_TIME', 'RESTORE_TARGET_ACTION'];
@@ -21,8 +21,10 @@ const SCRIPT_VARIABLES = ['RESTORE_MODE', 'RESTORE_COMMAND', 'RESTORE_TARGET_TIM
 const POSTGRES_IMAGE_VARIABLES = ['POSTGRES_PASSWORD', 'PGDATA'];
 
 async function docs(): Promise<{ where: string; text: string }[]> {
-  const readme = await readFile(`${REPO}README.md`, 'utf8');
-  const out = DOC_SECTIONS.map((h) => ({ where: `README "${h}"`, text: readmeSection(readme, h) }));
+  const out = [{ where: 'README.md', text: await readFile(`${REPO}README.md`, 'utf8') }];
+  for (const f of (await readdir(`${REPO}docs`)).filter((f) => f.endsWith('.md')).sort()) {
+    out.push({ where: `docs/${f}`, text: await readFile(`${REPO}docs/${f}`, 'utf8') });
+  }
   for (const f of exampleFiles().filter((f) => /\.(md|ya?ml)$/.test(f))) out.push({ where: f, text: await readFile(`${EXAMPLES}${f}`, 'utf8') });
   return out;
 }
@@ -39,7 +41,8 @@ function codeOf(where: string, text: string): string[] {
     });
   }
   const out: string[] = [];
-  for (const m of text.matchAll(/```[a-z]*\n([\s\S]*?)```/g)) out.push(...m[1]!.split('\n'));
+  // A ```text block is a picture (the diagrams), not code.
+  for (const m of text.matchAll(/```([a-z]*)\n([\s\S]*?)```/g)) if (m[1] !== 'text') out.push(...m[2]!.split('\n'));
   const prose = text.replace(/```[a-z]*\n[\s\S]*?```/g, '');
   for (const m of prose.matchAll(/`([^`\n]+)`/g)) out.push(m[1]!);
   return out;
@@ -93,7 +96,7 @@ async function allInvocations(): Promise<{ walship: Invocation[]; client: Invoca
   return { walship, client };
 }
 
-describe('k8s-examples and their docs stay in step with the code', () => {
+describe('the docs and the k8s examples stay in step with the code', () => {
   test('every walship command and flag used exists', async () => {
     const root = program();
     const global = flagsOf(root);
@@ -161,12 +164,14 @@ describe('k8s-examples and their docs stay in step with the code', () => {
     const script = (await allManifests()).find((m) => m.doc.kind === 'ConfigMap' && m.doc.metadata.name === 'walship-restore')!.doc.data['restore.sh'] as string;
     for (const v of SCRIPT_VARIABLES) assert.ok(script.includes(`\${${v}`), `restore.sh reads ${v}`);
 
-    // Variables named in the docs.
+    // Variables named in the docs: settings, or the ones walship-client reads itself.
+    const clientScript = await readFile(`${REPO}bin/walship-client`, 'utf8');
+    const clientVariable = (name: string) => name.startsWith('WALSHIP_CLIENT_') && clientScript.includes(`\${${name}`);
     for (const { where, text } of await docs()) {
       for (const m of text.matchAll(/`((?:WALG|WALE|WALSHIP|AWS|AZURE|GOOGLE|S3|PG)[A-Z0-9_]*)`/g)) {
         const name = m[1]!;
         if (name.endsWith('_')) continue; // a prefix, e.g. `AWS_*` or `WALG_`
-        const ok = known(name) || IGNORED_WALG_SETTINGS.includes(name) || name in UNSUPPORTED_WALG_SETTINGS || SCRIPT_VARIABLES.includes(name);
+        const ok = known(name) || IGNORED_WALG_SETTINGS.includes(name) || name in UNSUPPORTED_WALG_SETTINGS || SCRIPT_VARIABLES.includes(name) || name in catalogue || clientVariable(name);
         assert.ok(ok, `${where}: ${name} is not a walship setting`);
       }
     }
@@ -216,6 +221,14 @@ describe('k8s-examples and their docs stay in step with the code', () => {
     assert.match(alerts, /absent\(walship_backups\)/);
     for (const n of ['walship_store_up', 'walship_wal_ready_segments', 'walship_wal_seconds_since_last_archive', 'walship_wal_last_archive_failure_timestamp_seconds', 'walship_backup_last_success_timestamp_seconds']) {
       assert.ok(alerts.includes(n), `an alert uses ${n}`);
+    }
+    // Every metric the docs name, in `code`, is exported (`walship_nodejs_*` names a family of them).
+    for (const { where, text } of await docs()) {
+      for (const m of text.matchAll(/`(walship_[a-z0-9_]+)(\*?)`/g)) {
+        const [, name, star] = m;
+        const ok = star === '*' ? [...exported].some((e) => e.startsWith(name!)) : exported.has(name!);
+        assert.ok(ok, `${where}: ${name}${star} is not exported by walship`);
+      }
     }
     // And the detector sees a name walship does not export.
     assert.ok(!exported.has('walship_wal_archived_total'));
