@@ -1,4 +1,5 @@
-// LZ4 decompression as a stream, for walship's own output and for foreign
+// LZ4 decompression as a stream, for walship's own output (one frame, or
+// the frames between markers of its earlier objects) and for foreign
 // LZ4 (the lz4 CLI, WAL-G). The parser finds frame and block boundaries;
 // frames of bounded size decode whole in one lz4-napi call (which checks
 // their checksums natively), larger ones block by block, so memory stays
@@ -15,7 +16,7 @@ import { WalshipError } from '../errors.ts';
 import { AsyncTransform } from './async-transform.ts';
 import { corrupt, type FrameDescriptor } from './lz4-frame-format.ts';
 import { Lz4FrameParser, type Lz4Event } from './lz4-frame-parser.ts';
-import { Xxh32, xxh32 } from './xxhash32.ts';
+import { Xxh32, xxh32 } from '@node-rs/xxhash';
 
 type BlockEvent = Extract<Lz4Event, { kind: 'block' }>;
 
