@@ -5,6 +5,8 @@ import type { CompressionMethod } from '../config/types.ts';
 import { WalshipError, isWalshipError } from '../errors.ts';
 import { Lz4Decoder } from './lz4-decoder.ts';
 import { Lz4Encoder } from './lz4-encoder.ts';
+import { LzmaDecoder } from './lzma-decoder.ts';
+import type { StoredCompression } from './encoding.ts';
 import type { Stage } from './stage-pipeline.ts';
 import { trailingInputGuard } from './trailing-input-guard.ts';
 
@@ -27,8 +29,9 @@ const GZIP_LEVEL = 1;
  */
 const DECOMPRESSED_CHUNK_BYTES = 256 << 10;
 
-const FORMAT_NAMES: Readonly<Record<CompressionMethod, string>> = {
+const FORMAT_NAMES: Readonly<Record<StoredCompression, string>> = {
   lz4: 'LZ4',
+  lzma: 'LZMA',
   zstd: 'zstd',
   brotli: 'brotli',
   gzip: 'gzip',
@@ -68,7 +71,7 @@ export function compressStages(method: CompressionMethod): Stage[] {
 }
 
 /** Stages that undo `method`; none for 'none'. */
-export function decompressStages(method: CompressionMethod): Stage[] {
+export function decompressStages(method: StoredCompression): Stage[] {
   const describeError = (err: Error) => corruptError(err, method);
   switch (method) {
     case 'lz4':
@@ -82,13 +85,15 @@ export function decompressStages(method: CompressionMethod): Stage[] {
     case 'gzip':
       // Gunzip reads concatenated members and rejects trailing garbage itself.
       return [{ stream: createGunzip({ chunkSize: DECOMPRESSED_CHUNK_BYTES }), describeError }];
+    case 'lzma':
+      return [{ stream: new LzmaDecoder(), describeError }];
     case 'none':
       return [];
   }
   return unsupported(method);
 }
 
-function corruptError(err: Error, method: CompressionMethod): WalshipError {
+function corruptError(err: Error, method: StoredCompression): WalshipError {
   if (isWalshipError(err)) return err;
   return new WalshipError('CODEC_CORRUPT', `${FORMAT_NAMES[method]} data is corrupt: ${err.message}`, { cause: err });
 }

@@ -2,4 +2,4 @@
 
 export { createCodec, type Codec } from './pipeline.ts';
 export type { GrowingEncoder } from './growing-encoder.ts';
-export { compressionFromKey, encodingFromMetadata, encodingMetadata, extensionFor, type Encoding } from './encoding.ts';
+export { compressionFromKey, encodingFromMetadata, encodingMetadata, extensionFor, readableExtensions, type Encoding, type StoredEncoding } from './encoding.ts';

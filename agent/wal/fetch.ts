@@ -4,7 +4,7 @@ import { WalshipError, isWalshipError } from '../errors.ts';
 import type { GetResult } from '../storage/driver.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { through } from '../util/streams.ts';
-import { SIZE_METADATA, findArchived, metadataValue, walKey } from './layout.ts';
+import { SIZE_METADATA, findArchived, metadataValue, refuseUnreadable, walKey } from './layout.ts';
 import { archivedDigest, describeDigest, digestTap, type ContentDigest } from './content-digest.ts';
 import { parseWalFileName, type WalFileName } from './names.ts';
 import type { WalArchive } from './push.ts';
@@ -29,7 +29,10 @@ async function locate(archive: WalArchive, name: string): Promise<GetResult | un
   }
   // Written with another compression (the setting changed, or WAL-G wrote it).
   const found = await findArchived(archive.store, name);
-  if (!found) return undefined;
+  if (!found) {
+    await refuseUnreadable(archive.store, name);
+    return undefined;
+  }
   try {
     return await archive.store.get(found.key);
   } catch (err) {
