@@ -93,6 +93,25 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     assert.match(r.stderr, /WAL_OVERWRITE_CONFLICT/);
   });
 
+  test('WALG_PREVENT_WAL_OVERWRITE=false replaces the archived copy, with a loud warning', async () => {
+    const name = '000000010000000000000009';
+    const first = join(dir, 'overwrite-a');
+    const second = join(dir, 'overwrite-b');
+    await mkdir(first, { recursive: true });
+    await mkdir(second, { recursive: true });
+    const env = { WALG_FILE_PREFIX: storeRoot, WALG_PREVENT_WAL_OVERWRITE: 'false' };
+    assert.equal((await runWalship(['wal-push', await writeSegment(first, { name })], env)).code, 0);
+    const replacing = await writeSegment(second, { name, variant: 'from the other primary' });
+    const r = await runWalship(['wal-push', replacing], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /"level":"warn".*already archived as wal_005\/000000010000000000000009\.lz4 with different content.*REPLACED/);
+    const out = join(dir, 'overwrite-out');
+    assert.equal((await runWalship(['wal-fetch', name, out], env)).code, 0);
+    assert.ok((await readFile(out)).equals(await readFile(replacing)), 'the archive now holds the second copy');
+    // The same push without the setting still fails and keeps what is there.
+    assert.equal((await runWalship(['wal-push', join(first, name)], { WALG_FILE_PREFIX: storeRoot })).code, 73);
+  });
+
   test('history files are never overwritten with different content', async () => {
     const path = join(pgWal, '00000002.history');
     await writeFile(path, '1\t0/3000000\tno recovery target specified\n');

@@ -22,7 +22,7 @@ export function registerWalCommands(program: Command, run: CommandRunner): void 
         parseWalFileName(resolve(path).split('/').pop() ?? '');
         const { config, driver } = await ctx.store();
         try {
-          await pushWalFile(await openWalArchive(config, driver), resolve(path));
+          await pushWalFile(await openWalArchive(config, driver, config.wal.preventOverwrite ? undefined : await ctx.logger(config)), resolve(path));
         } finally {
           await driver.close();
         }
