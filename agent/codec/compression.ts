@@ -18,6 +18,7 @@ import { trailingInputGuard } from './trailing-input-guard.ts';
 //   default 11: 1.9 % at 0.3 MiB/s;
 //   gzip 1: 3.5 % at 600 MiB/s; gzip 6 (its default): 3.2 % at 156 MiB/s.
 // lz4 has no level in lz4-napi.
+/** The default of WALG_ZSTD_LEVEL. */
 const ZSTD_LEVEL = 1;
 const BROTLI_QUALITY = 1;
 const GZIP_LEVEL = 1;
@@ -39,7 +40,7 @@ const FORMAT_NAMES: Readonly<Record<StoredCompression, string>> = {
 };
 
 /** Stages that compress with `method`; none for 'none'. */
-export function compressStages(method: CompressionMethod): Stage[] {
+export function compressStages(method: CompressionMethod, zstdLevel = ZSTD_LEVEL): Stage[] {
   const describeError = (err: Error) => internalError(err, method);
   switch (method) {
     case 'lz4':
@@ -50,7 +51,7 @@ export function compressStages(method: CompressionMethod): Stage[] {
           stream: createZstdCompress({
             // The checksum lets a reader detect a damaged frame, which
             // otherwise can decode to wrong bytes without an error.
-            params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL, [constants.ZSTD_c_checksumFlag]: 1 },
+            params: { [constants.ZSTD_c_compressionLevel]: zstdLevel, [constants.ZSTD_c_checksumFlag]: 1 },
           }),
           describeError,
         },

@@ -41,7 +41,7 @@ export async function createCodec(config: CodecConfig): Promise<Codec> {
   const crypto = config.pgp === undefined ? undefined : await loadCrypto(config.pgp);
   const encoding: Encoding = { compression: asCompressionMethod(config.compression, 'codec configuration'), encrypted: crypto !== undefined };
   const encryptStages = (): Stage[] => (crypto === undefined ? [] : [crypto.encryptStage(crypto.keys)]);
-  const encodeStages = (): Stage[] => [...compressStages(encoding.compression), ...encryptStages()];
+  const encodeStages = (): Stage[] => [...compressStages(encoding.compression, config.zstdLevel), ...encryptStages()];
   const decodeStages = (stored: Readable, how: StoredEncoding, decompress: boolean): Readable => {
     let stages: Stage[];
     try {

@@ -61,7 +61,7 @@ export function parseStore(raw: ReadonlyMap<string, RawValue>, get: Getter): Sto
         kind: 's3',
         bucket,
         prefix,
-        region: get<string>('AWS_REGION'),
+        region: get<string | undefined>('AWS_REGION'),
         forcePathStyle: get<boolean>('AWS_S3_FORCE_PATH_STYLE'),
         checksums: get<'when_supported' | 'when_required'>('WALSHIP_S3_CHECKSUMS'),
         endpoint,

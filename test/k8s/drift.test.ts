@@ -4,7 +4,8 @@ import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { Command } from 'commander';
 import { buildProgram } from '../../agent/cli/program.ts';
-import { IGNORED_WALG_SETTINGS, RESERVED_PREFIXES, UNSUPPORTED_WALG_SETTINGS, settingNamed } from '../../agent/config/settings.ts';
+import { RESERVED_PREFIXES, settingNamed } from '../../agent/config/settings.ts';
+import { classifyWalgName } from '../../agent/config/walg-settings.ts';
 import { WalshipMetrics } from '../../agent/daemon/metrics.ts';
 import { EXAMPLES, REPO, allManifests, containersOf, exampleFiles, isWalshipImage, readmeSection } from '../support/k8s-manifests.ts';
 
@@ -166,7 +167,7 @@ describe('k8s-examples and their docs stay in step with the code', () => {
       for (const m of text.matchAll(/`((?:WALG|WALE|WALSHIP|AWS|AZURE|GOOGLE|S3|PG)[A-Z0-9_]*)`/g)) {
         const name = m[1]!;
         if (name.endsWith('_')) continue; // a prefix, e.g. `AWS_*` or `WALG_`
-        const ok = known(name) || IGNORED_WALG_SETTINGS.includes(name) || name in UNSUPPORTED_WALG_SETTINGS || SCRIPT_VARIABLES.includes(name);
+        const ok = known(name) || classifyWalgName(name) !== undefined || SCRIPT_VARIABLES.includes(name);
         assert.ok(ok, `${where}: ${name} is not a walship setting`);
       }
     }
