@@ -139,6 +139,13 @@ export const IGNORED_WALG_SETTINGS: Readonly<Record<string, string>> = {
   WAL_GS_BUCKET: SPILO('WALG_GS_PREFIX=gs://<bucket>/<path>'),
   WAL_BUCKET_SCOPE_PREFIX: SPILO('the path in the store prefix'),
   WAL_BUCKET_SCOPE_SUFFIX: SPILO('the path in the store prefix'),
+  WALE_S3_ENDPOINT: "WAL-E's form of the endpoint (Spilo writes it beside AWS_ENDPOINT); walship reads AWS_ENDPOINT only, so set that",
+  WALE_LOG_DESTINATION: 'walship logs JSON lines to stderr',
+  WALE_DISABLE_S3_SSE: 'a Spilo setting: walship asks for server-side encryption only when S3_SSE (WALG_S3_SSE) is set',
+  WALG_BACKUP_COMPRESSION_METHOD: SPILO('WALG_COMPRESSION_METHOD, for WAL and backups alike'),
+  WALG_BACKUP_FROM_REPLICA: 'a Spilo setting: walship backs up the server it runs beside',
+  WALE_BACKUP_THRESHOLD_MEGABYTES: 'a Spilo setting for choosing a fresh base backup over WAL replay when a replica is built; walship does not make that choice',
+  WALE_BACKUP_THRESHOLD_PERCENTAGE: 'a Spilo setting for choosing a fresh base backup over WAL replay when a replica is built; walship does not make that choice',
 };
 
 /** Whole families, ignored by their prefix. */
@@ -184,7 +191,6 @@ export const UNSUPPORTED_WALG_SETTINGS: Readonly<Record<string, string>> = {
   S3_REQUEST_ADDITIONAL_HEADERS: 'extra request headers are not supported; a store that needs them is not supported',
   S3_RETENTION_PERIOD: 'S3 Object Lock retention is not set by walship; set a default retention on the bucket instead',
   S3_RETENTION_MODE: 'S3 Object Lock retention is not set by walship; set a default retention on the bucket instead',
-  WALE_S3_ENDPOINT: "WAL-E's endpoint form is not read; set AWS_ENDPOINT (and AWS_S3_FORCE_PATH_STYLE=true for path style)",
   GCS_ENCRYPTION_KEY: 'customer-supplied GCS keys are not supported yet: walship could not read such objects back; use a bucket default KMS key or WALG_PGP_KEY',
   AZURE_ENVIRONMENT_NAME: 'set WALSHIP_AZ_ENDPOINT to the blob endpoint of your Azure cloud instead',
   AZURE_ENDPOINT_SUFFIX: 'set WALSHIP_AZ_ENDPOINT to the blob endpoint of your Azure cloud instead',
