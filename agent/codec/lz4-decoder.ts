@@ -22,9 +22,11 @@ type BlockEvent = Extract<Lz4Event, { kind: 'block' }>;
 
 /**
  * A frame whose blocks can decode to at most this much is decoded whole.
- * That is one block of the largest size, so walship's frames (one 256 KiB
- * block) and any single-block frame qualify; beyond it, buffering a frame
- * would let a foreign writer dictate memory use.
+ * That is one block of the largest size, so any single-block frame and
+ * walship's objects of up to 4 MiB (16 blocks of 256 KiB) qualify, as do
+ * the 256 KiB frames of its earlier objects; beyond it (a WAL segment's one
+ * frame), blocks are decoded as they come, since buffering a frame would
+ * let its writer dictate memory use.
  */
 const WHOLE_FRAME_MAX_DECODED = 4 << 20;
 /** Linked blocks may copy from the previous 64 KiB of output. */
