@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import * as openpgp from 'openpgp';
-import { compressFrameSync } from 'lz4-napi';
+import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 import type { Config } from '../../agent/config/types.ts';
 import { loadConfig } from '../../agent/config/load.ts';
 import { encodingMetadata } from '../../agent/codec/index.ts';
@@ -18,6 +18,7 @@ import { openWalArchive } from '../../agent/wal/archive.ts';
 import { fetchWalFile } from '../../agent/wal/fetch.ts';
 import { pushWalFile, type WalArchive } from '../../agent/wal/push.ts';
 import { runWalship } from '../support/cli.ts';
+import { runTool } from '../support/codec-cli.ts';
 import { makeSegment, writeSegment } from '../support/wal-segments.ts';
 import { testTransfer } from '../storage/contract.ts';
 
@@ -65,6 +66,11 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     assert.ok(info && info.size < 1024 * 1024, 'stored compressed');
     assert.equal(result.digest.algorithm, 'xxh64');
     assert.equal(info.metadata?.['walship-xxh64'], xxh64(await readFile(path)).toString(16).padStart(16, '0'));
+    // One lz4 frame: a reader that stops at the first end mark (WAL-G <= 3.0.8's) and the lz4 CLI get the whole segment.
+    const stored = join(storeRoot, result.key);
+    assert.ok(decompressFrameSync(await readFile(stored)).equals(await readFile(path)));
+    await runTool('lz4', ['-q', '-d', '-f', stored, join(dir, 'cli-out')]);
+    assert.ok((await readFile(join(dir, 'cli-out'))).equals(await readFile(path)));
 
     const dest = join(dir, 'RECOVERYXLOG');
     const fetched = await fetchWalFile(archive, SEG1, dest);
