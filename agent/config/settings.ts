@@ -47,6 +47,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'WALG_FILE_PREFIX', aliases: ['WALE_FILE_PREFIX'], group: 'store', flag: 'file-prefix', doc: 'Filesystem store: a directory, e.g. /mnt/backups/pg-main.', parse: text },
   { name: 'WALG_S3_PREFIX', aliases: ['WALE_S3_PREFIX'], group: 'store', flag: 's3-prefix', doc: 'S3 store: s3://bucket/path.', parse: text },
   { name: 'WALG_GS_PREFIX', aliases: ['WALE_GS_PREFIX'], group: 'store', flag: 'gs-prefix', doc: 'Google Cloud Storage store: gs://bucket/path.', parse: text },
+  { name: 'WALG_STORAGE_PREFIX', group: 'store', doc: "A folder inside the store set above, appended to its prefix, as WAL-G does (it gives each Greenplum segment its own, e.g. seg0).", parse: text },
   { name: 'WALG_AZ_PREFIX', group: 'store', flag: 'az-prefix', doc: 'Azure Blob store: azure://container/path.', parse: text },
 
   { name: 'AWS_ACCESS_KEY_ID', group: 's3', secret: true, doc: 'S3 access key id. Without it, the AWS SDK default chain (IRSA, instance profile) is used.', parse: text },

@@ -168,7 +168,6 @@ export const UNSUPPORTED_WALG_SETTINGS: Readonly<Record<string, string>> = {
   WALG_SWIFT_PREFIX: 'OpenStack Swift is not a supported store; use S3, GCS, Azure or a filesystem',
   WALG_SSH_PREFIX: 'SSH is not a supported store; mount the directory and use WALG_FILE_PREFIX',
   WALG_OSS_PREFIX: 'Alibaba OSS is not a supported store; use its S3-compatible endpoint with WALG_S3_PREFIX and AWS_ENDPOINT',
-  WALG_STORAGE_PREFIX: "set the store's own prefix instead: WALG_S3_PREFIX, WALG_GS_PREFIX, WALG_AZ_PREFIX or WALG_FILE_PREFIX",
   WALG_FAILOVER_STORAGES: 'failover storages are not supported; configure one store, and replicate it with the store\'s own tools',
   WALG_LIBSODIUM_KEY: 'libsodium encryption is not supported; use WALG_PGP_KEY',
   WALG_LIBSODIUM_KEY_PATH: 'libsodium encryption is not supported; use WALG_PGP_KEY_PATH',

@@ -73,6 +73,14 @@ describe('Secrets written for WAL-G', () => {
     assert.ok(az?.kind === 'azure' && az.accessKey === 'k');
   });
 
+  test("WALG_STORAGE_PREFIX is a folder inside the store, as in WAL-G", async () => {
+    const s3 = (await loadConfig({ env: { WALG_S3_PREFIX: 's3://bkt/p', WALG_STORAGE_PREFIX: '/seg0/' } })).config.store;
+    assert.ok(s3?.kind === 's3' && s3.prefix === 'p/seg0');
+    const fs = (await loadConfig({ env: { WALG_FILE_PREFIX: '/mnt/archive', WALG_STORAGE_PREFIX: 'seg1' } })).config.store;
+    assert.deepEqual(fs, { kind: 'fs', root: '/mnt/archive/seg1' });
+    await assert.rejects(loadConfig({ env: { WALG_FILE_PREFIX: '/mnt/archive', WALG_STORAGE_PREFIX: '../elsewhere' } }), (e: unknown) => isWalshipError(e, 'CONFIG_INVALID') && /WALG_STORAGE_PREFIX/.test(e.message));
+  });
+
   test('without AWS_REGION the region is left to the bucket, and no default is invented', async () => {
     const { config } = await loadConfig({ env: { WALG_S3_PREFIX: 's3://bkt/p' } });
     assert.ok(config.store?.kind === 's3' && config.store.region === undefined);
@@ -101,7 +109,6 @@ describe('Secrets written for WAL-G', () => {
     await refused({ S3_SSE_C: 'a'.repeat(32) }, 'S3_SSE_C', /SSE-C.*use S3_SSE=aws:kms or WALG_PGP_KEY/);
     await refused({ WALG_S3_SSE_C: 'a'.repeat(32) }, 'WALG_S3_SSE_C', /SSE-C/);
     await refused({ GCS_ENCRYPTION_KEY: 'k' }, 'GCS_ENCRYPTION_KEY', /customer-supplied.*WALG_PGP_KEY/);
-    await refused({ WALG_STORAGE_PREFIX: 's3://bkt/p' }, 'WALG_STORAGE_PREFIX', /WALG_S3_PREFIX, WALG_GS_PREFIX, WALG_AZ_PREFIX or WALG_FILE_PREFIX/);
     await refused({ WALG_FAILOVER_STORAGES: '{}' }, 'WALG_FAILOVER_STORAGES', /configure one store/);
     await refused({ S3_RETENTION_MODE: 'COMPLIANCE' }, 'S3_RETENTION_MODE', /default retention on the bucket/);
   });
