@@ -3,10 +3,10 @@
 // become output batches, LZ4 frames or the bytes as they are. Batches are
 // fresh ArrayBuffers, so they can be transferred to another thread.
 
-import { compressSync } from 'lz4-napi';
+import { Xxh32 } from '@node-rs/xxhash';
 import type { Reclaimer } from '../util/reclaim.ts';
-import { LZ4_FRAME_INPUT_BYTES } from './lz4-encoder.ts';
-import { FRAME_END_MARK, blockSizeField, endMarker, frameHeader, startMarker } from './lz4-frame-format.ts';
+import { LZ4_BLOCK_BYTES, compressBlockSync } from './lz4-blocks.ts';
+import { frameEnd, frameHeader } from './lz4-frame-format.ts';
 
 /** Output is handed on in batches of about this size: few messages, little memory. */
 const BATCH_BYTES = 256 << 10;
@@ -46,47 +46,41 @@ abstract class FilledInPlace {
 }
 
 /**
- * LZ4 frames of up to LZ4_FRAME_INPUT_BYTES each (one block apiece), between
- * walship's start and end markers. Each block is compressed with lz4-napi's
- * block call and framed here: its frame call, with the content checksum,
- * took 85 ms of CPU per 128 MiB of pgbench data against 48 ms (0.5 s of a
- * 1.6 GB backup). Integrity comes from the manifest's sha256 of every file,
- * checked on restore, and the content size each frame records.
+ * One LZ4 frame for the whole stream (what WAL-G's reader reads whole; see
+ * lz4-encoder.ts), of independent blocks of up to LZ4_BLOCK_BYTES each,
+ * compressed with lz4-napi's block call: its frame call took 85 ms of CPU
+ * per 128 MiB of pgbench data against 48 ms. The content checksum, XXH32
+ * of the whole content, costs little beside it; the manifest's sha256 of
+ * every file is checked on restore as well.
  */
 export class Lz4ChunkWriter extends FilledInPlace implements ChunkWriter {
   readonly ready: Buffer[] = [];
   #batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
   #batched = 0;
-  #decodedBytes = 0;
+  readonly #hash = new Xxh32();
   readonly #reclaimer: Reclaimer | undefined;
 
   /** reclaimer: told of what each compression call allocates. */
   constructor(reclaimer?: Reclaimer) {
-    super(LZ4_FRAME_INPUT_BYTES);
+    super(LZ4_BLOCK_BYTES);
     this.#reclaimer = reclaimer;
-    this.#append(startMarker());
+    this.#append(frameHeader(LZ4_BLOCK_BYTES));
   }
 
   flush(): void {
     if (this.filled === 0) return;
     const input = this.input.subarray(0, this.filled);
-    // lz4-napi puts the decoded size in front of the block.
-    const block = compressSync(input).subarray(4);
-    const stored = block.length < input.length;
-    this.#append(frameHeader(input.length, LZ4_FRAME_INPUT_BYTES));
-    this.#append(blockSizeField(stored ? block.length : input.length, !stored));
-    this.#append(stored ? block : input);
-    this.#append(FRAME_END_MARK);
+    this.#hash.update(input);
+    this.#append(compressBlockSync(input));
     // Counted by input: counting only the native output (about 45 KiB per
-    // frame) left more garbage between collections (measured: +15-30 MiB peak RSS).
+    // block) left more garbage between collections (measured: +15-30 MiB peak RSS).
     this.#reclaimer?.note(this.filled);
-    this.#decodedBytes += this.filled;
     this.filled = 0;
   }
 
   end(): void {
     this.flush();
-    this.#append(endMarker(this.#decodedBytes));
+    this.#append(frameEnd(this.#hash.digest()));
     this.#ship();
   }
 

@@ -5,6 +5,8 @@ import type { CompressionMethod } from '../config/types.ts';
 import { WalshipError, isWalshipError } from '../errors.ts';
 import { Lz4Decoder } from './lz4-decoder.ts';
 import { Lz4Encoder } from './lz4-encoder.ts';
+import { LzmaDecoder } from './lzma-decoder.ts';
+import type { StoredCompression } from './encoding.ts';
 import type { Stage } from './stage-pipeline.ts';
 import { trailingInputGuard } from './trailing-input-guard.ts';
 
@@ -16,6 +18,7 @@ import { trailingInputGuard } from './trailing-input-guard.ts';
 //   default 11: 1.9 % at 0.3 MiB/s;
 //   gzip 1: 3.5 % at 600 MiB/s; gzip 6 (its default): 3.2 % at 156 MiB/s.
 // lz4 has no level in lz4-napi.
+/** The default of WALG_ZSTD_LEVEL. */
 const ZSTD_LEVEL = 1;
 const BROTLI_QUALITY = 1;
 const GZIP_LEVEL = 1;
@@ -27,8 +30,9 @@ const GZIP_LEVEL = 1;
  */
 const DECOMPRESSED_CHUNK_BYTES = 256 << 10;
 
-const FORMAT_NAMES: Readonly<Record<CompressionMethod, string>> = {
+const FORMAT_NAMES: Readonly<Record<StoredCompression, string>> = {
   lz4: 'LZ4',
+  lzma: 'LZMA',
   zstd: 'zstd',
   brotli: 'brotli',
   gzip: 'gzip',
@@ -36,7 +40,7 @@ const FORMAT_NAMES: Readonly<Record<CompressionMethod, string>> = {
 };
 
 /** Stages that compress with `method`; none for 'none'. */
-export function compressStages(method: CompressionMethod): Stage[] {
+export function compressStages(method: CompressionMethod, zstdLevel = ZSTD_LEVEL): Stage[] {
   const describeError = (err: Error) => internalError(err, method);
   switch (method) {
     case 'lz4':
@@ -47,7 +51,7 @@ export function compressStages(method: CompressionMethod): Stage[] {
           stream: createZstdCompress({
             // The checksum lets a reader detect a damaged frame, which
             // otherwise can decode to wrong bytes without an error.
-            params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL, [constants.ZSTD_c_checksumFlag]: 1 },
+            params: { [constants.ZSTD_c_compressionLevel]: zstdLevel, [constants.ZSTD_c_checksumFlag]: 1 },
           }),
           describeError,
         },
@@ -68,7 +72,7 @@ export function compressStages(method: CompressionMethod): Stage[] {
 }
 
 /** Stages that undo `method`; none for 'none'. */
-export function decompressStages(method: CompressionMethod): Stage[] {
+export function decompressStages(method: StoredCompression): Stage[] {
   const describeError = (err: Error) => corruptError(err, method);
   switch (method) {
     case 'lz4':
@@ -82,13 +86,15 @@ export function decompressStages(method: CompressionMethod): Stage[] {
     case 'gzip':
       // Gunzip reads concatenated members and rejects trailing garbage itself.
       return [{ stream: createGunzip({ chunkSize: DECOMPRESSED_CHUNK_BYTES }), describeError }];
+    case 'lzma':
+      return [{ stream: new LzmaDecoder(), describeError }];
     case 'none':
       return [];
   }
   return unsupported(method);
 }
 
-function corruptError(err: Error, method: CompressionMethod): WalshipError {
+function corruptError(err: Error, method: StoredCompression): WalshipError {
   if (isWalshipError(err)) return err;
   return new WalshipError('CODEC_CORRUPT', `${FORMAT_NAMES[method]} data is corrupt: ${err.message}`, { cause: err });
 }

@@ -12,6 +12,16 @@ export interface Encoding {
   encrypted: boolean;
 }
 
+/** Compressions walship reads but does not write: WAL-G's lzma (the "LZMA alone" format of ulikunitz/xz/lzma). */
+export type ReadOnlyCompression = 'lzma';
+export type StoredCompression = CompressionMethod | ReadOnlyCompression;
+
+/** How a stored object was written, which may be a compression walship only reads. */
+export interface StoredEncoding {
+  compression: StoredCompression;
+  encrypted: boolean;
+}
+
 const EXTENSIONS: Readonly<Record<CompressionMethod, string>> = {
   lz4: '.lz4',
   zstd: '.zst',
@@ -20,15 +30,17 @@ const EXTENSIONS: Readonly<Record<CompressionMethod, string>> = {
   none: '',
 };
 
-/** Extensions WAL-G may write that walship cannot decode. */
-const UNSUPPORTED_EXTENSIONS: readonly string[] = ['.lzma', '.xz'];
+const READ_ONLY_EXTENSIONS: Readonly<Record<ReadOnlyCompression, string>> = { lzma: '.lzma' };
+
+/** Extensions of archives walship cannot decode (WAL-E's lzop, xz). */
+const UNSUPPORTED_EXTENSIONS: readonly string[] = ['.lzo', '.xz'];
 
 const COMPRESSION_METADATA = 'walship-compression';
 const ENCRYPTION_METADATA = 'walship-encryption';
 const ENCRYPTION_VALUES = { openpgp: true, none: false } as const;
 
 /** Every extension a compressed object's key may end with: walship's and WAL-G's. */
-export const COMPRESSION_EXTENSIONS: readonly string[] = [...Object.values(EXTENSIONS).filter((e) => e !== ''), ...UNSUPPORTED_EXTENSIONS];
+export const COMPRESSION_EXTENSIONS: readonly string[] = [...Object.values(EXTENSIONS), ...Object.values(READ_ONLY_EXTENSIONS)].filter((e) => e !== '').concat(UNSUPPORTED_EXTENSIONS);
 
 /** The key without its compression extension, if it has one. */
 export function withoutCompressionExtension(key: string): string {
@@ -41,10 +53,19 @@ export function extensionFor(c: CompressionMethod): string {
   return EXTENSIONS[c];
 }
 
-/** The compression a key's extension announces; 'none' when it has no known one. */
-export function compressionFromKey(key: string): CompressionMethod {
+/** Every extension walship reads, by compression ('' for none). */
+export function readableExtensions(): ReadonlyMap<string, StoredCompression> {
+  return new Map(Object.entries({ ...EXTENSIONS, ...READ_ONLY_EXTENSIONS }).map(([method, extension]) => [extension, method as StoredCompression]));
+}
+
+/**
+ * The compression a key's extension announces; 'none' when it has no known
+ * one, or ends in a bare dot: WAL-G <= 3.0.8 names an uncompressed object
+ * `<name>.` (its file name, a dot, and the empty extension of "none").
+ */
+export function compressionFromKey(key: string): StoredCompression {
   const lower = key.toLowerCase();
-  for (const [method, extension] of Object.entries(EXTENSIONS) as [CompressionMethod, string][]) {
+  for (const [extension, method] of readableExtensions()) {
     if (extension !== '' && lower.endsWith(extension)) return method;
   }
   const unsupported = UNSUPPORTED_EXTENSIONS.find((e) => lower.endsWith(e));
@@ -62,7 +83,7 @@ export function encodingMetadata(e: Encoding): Record<string, string> {
  * The encoding of a stored object: its metadata where present, else the
  * key's extension for compression and `fallbackEncrypted` for encryption.
  */
-export function encodingFromMetadata(key: string, meta: Record<string, string> | undefined, fallbackEncrypted: boolean): Encoding {
+export function encodingFromMetadata(key: string, meta: Record<string, string> | undefined, fallbackEncrypted: boolean): StoredEncoding {
   const compressionValue = metadataValue(meta, COMPRESSION_METADATA);
   const encryptionValue = metadataValue(meta, ENCRYPTION_METADATA);
   const compression = compressionValue === undefined ? compressionFromKey(key) : asCompressionMethod(compressionValue, `${key}: ${COMPRESSION_METADATA}`);

@@ -8,6 +8,8 @@ export {
   encodingFromMetadata,
   encodingMetadata,
   extensionFor,
+  readableExtensions,
   withoutCompressionExtension,
   type Encoding,
+  type StoredEncoding,
 } from './encoding.ts';

@@ -1,4 +1,5 @@
-// LZ4 decompression as a stream, for walship's own output and for foreign
+// LZ4 decompression as a stream, for walship's own output (one frame, or
+// the frames between markers of its earlier objects) and for foreign
 // LZ4 (the lz4 CLI, WAL-G). The parser finds frame and block boundaries;
 // frames of bounded size decode whole in one lz4-napi call (which checks
 // their checksums natively), larger ones block by block, so memory stays
@@ -15,15 +16,17 @@ import { WalshipError } from '../errors.ts';
 import { AsyncTransform } from './async-transform.ts';
 import { corrupt, type FrameDescriptor } from './lz4-frame-format.ts';
 import { Lz4FrameParser, type Lz4Event } from './lz4-frame-parser.ts';
-import { Xxh32, xxh32 } from './xxhash32.ts';
+import { Xxh32, xxh32 } from '@node-rs/xxhash';
 
 type BlockEvent = Extract<Lz4Event, { kind: 'block' }>;
 
 /**
  * A frame whose blocks can decode to at most this much is decoded whole.
- * That is one block of the largest size, so walship's frames (one 256 KiB
- * block) and any single-block frame qualify; beyond it, buffering a frame
- * would let a foreign writer dictate memory use.
+ * That is one block of the largest size, so any single-block frame and
+ * walship's objects of up to 4 MiB (16 blocks of 256 KiB) qualify, as do
+ * the 256 KiB frames of its earlier objects; beyond it (a WAL segment's one
+ * frame), blocks are decoded as they come, since buffering a frame would
+ * let its writer dictate memory use.
  */
 const WHOLE_FRAME_MAX_DECODED = 4 << 20;
 /** Linked blocks may copy from the previous 64 KiB of output. */

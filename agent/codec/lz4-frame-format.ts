@@ -1,8 +1,9 @@
 // The LZ4 frame format (lz4_Frame_format.md, v1.6): constants, the frame
-// descriptor, and walship's own skippable marker frames.
+// descriptor, the header walship writes, and the skippable marker frames of
+// walship's earlier multi-frame objects, still read.
 
+import { xxh32 } from '@node-rs/xxhash';
 import { WalshipError } from '../errors.ts';
-import { xxh32 } from './xxhash32.ts';
 
 export const LZ4_FRAME_MAGIC = 0x184d2204;
 export const LZ4_LEGACY_MAGIC = 0x184c2102;
@@ -75,59 +76,44 @@ export function parseDescriptor(bytes: Buffer, at: number): FrameDescriptor {
 const BLOCK_SIZE_CODES: ReadonlyMap<number, number> = new Map(Object.entries(BLOCK_MAX_SIZES).map(([code, size]) => [size, Number(code)]));
 
 /**
- * The header of a frame walship writes from separately compressed blocks:
- * independent blocks of at most blockMaxSize, the content size recorded (so
- * a reader checks it), no checksums (backup parts carry a sha256 per file).
+ * The header of the one frame walship writes per object: independent blocks
+ * of at most blockMaxSize (so blocks compress in parallel, and a reader that
+ * wants it can decode them in parallel too), a content checksum at the end
+ * (XXH32 of the whole content: without it a flipped bit can decode to other
+ * bytes with no error), no content size (a stream's is known only at its end).
  */
-export function frameHeader(contentSize: number, blockMaxSize: number): Buffer {
+export function frameHeader(blockMaxSize: number): Buffer {
   const code = BLOCK_SIZE_CODES.get(blockMaxSize);
   if (code === undefined) throw new WalshipError('INTERNAL', `no LZ4 block size code for ${blockMaxSize} bytes`);
-  const header = Buffer.alloc(4 + DESCRIPTOR_FIXED_LENGTH + 8 + 1);
+  const header = Buffer.alloc(4 + DESCRIPTOR_FIXED_LENGTH + 1);
   header.writeUInt32LE(LZ4_FRAME_MAGIC, 0);
-  header[4] = 0x40 | 0x20 | 0x08; // version 01, independent blocks, content size
+  header[4] = 0x40 | 0x20 | 0x04; // version 01, independent blocks, content checksum
   header[5] = code << 4;
-  header.writeBigUInt64LE(BigInt(contentSize), 6);
-  header[14] = (xxh32(header.subarray(4, 14)) >>> 8) & 0xff;
+  header[6] = (xxh32(header.subarray(4, 6)) >>> 8) & 0xff;
   return header;
 }
 
-/** A block's size field; an uncompressed block is flagged as such. */
-export function blockSizeField(length: number, uncompressed: boolean): Buffer {
-  const field = Buffer.alloc(4);
-  field.writeUInt32LE((uncompressed ? BLOCK_UNCOMPRESSED_FLAG | length : length) >>> 0, 0);
-  return field;
+/** The end mark of a frame, then its content checksum. */
+export function frameEnd(contentChecksum: number): Buffer {
+  const end = Buffer.alloc(8);
+  end.writeUInt32LE(contentChecksum >>> 0, 4);
+  return end;
 }
-
-/** The end mark of a frame without a content checksum. */
-export const FRAME_END_MARK: Buffer = Buffer.alloc(4);
 
 export function corrupt(at: number, what: string): WalshipError {
   return new WalshipError('CODEC_CORRUPT', `LZ4 data is corrupt at byte ${at}: ${what}`, { details: { offset: at } });
 }
 
-// walship brackets what it writes with two skippable frames. Concatenated
-// frames have no end-of-stream mark of their own, so a stream cut exactly at
-// a frame boundary would otherwise decode cleanly to a truncated object; the
-// end marker carries the decoded length, and a decoder that saw the start
-// marker insists on it. Other LZ4 readers skip both frames, as the format
-// requires (checked with the lz4 CLI; pierrec/lz4, WAL-G's library, skips
-// them per its source).
+// walship's earlier objects bracket one frame per 256 KiB with two
+// skippable frames: the end marker carries the decoded length, and a decoder
+// that saw the start marker insists on it. walship no longer writes them
+// (WAL-G <= 3.0.8 reads only the first of concatenated frames, so a whole
+// object is now one frame), but archives hold such objects, and they restore.
 export const WALSHIP_MARKER_MAGIC = 0x184d2a57;
 const START_TAG = Buffer.from('WSHPLZ4S', 'ascii');
 const END_TAG = Buffer.from('WSHPLZ4E', 'ascii');
 /** Longest skippable payload the parser reads instead of skipping. */
 export const MARKER_MAX_PAYLOAD = 16;
-
-export function startMarker(): Buffer {
-  return skippable(START_TAG);
-}
-
-export function endMarker(decodedBytes: number): Buffer {
-  const payload = Buffer.alloc(END_TAG.length + 8);
-  END_TAG.copy(payload);
-  payload.writeBigUInt64LE(BigInt(decodedBytes), END_TAG.length);
-  return skippable(payload);
-}
 
 export type Marker = { kind: 'start' } | { kind: 'end'; decodedBytes: number };
 
@@ -138,12 +124,4 @@ export function parseMarker(payload: Buffer): Marker | undefined {
     return { kind: 'end', decodedBytes: Number(payload.readBigUInt64LE(END_TAG.length)) };
   }
   return undefined;
-}
-
-function skippable(payload: Buffer): Buffer {
-  const frame = Buffer.alloc(8 + payload.length);
-  frame.writeUInt32LE(WALSHIP_MARKER_MAGIC, 0);
-  frame.writeUInt32LE(payload.length, 4);
-  payload.copy(frame, 8);
-  return frame;
 }

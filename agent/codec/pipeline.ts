@@ -8,7 +8,7 @@ import { WalshipError } from '../errors.ts';
 import { compressStages, decompressStages } from './compression.ts';
 import { Lz4GrowingEncoder, lz4EncodeWhole } from './lz4-encoder.ts';
 import { StreamGrowingEncoder, type GrowingEncoder } from './growing-encoder.ts';
-import { asCompressionMethod, type Encoding } from './encoding.ts';
+import { asCompressionMethod, type Encoding, type StoredEncoding } from './encoding.ts';
 import { pipeStages, type Stage } from './stage-pipeline.ts';
 
 export interface Codec {
@@ -28,11 +28,11 @@ export interface Codec {
    * Throws at once, destroying `stored`, when the object is encrypted and no
    * usable private key is configured.
    */
-  decode(stored: Readable, how: Encoding): Readable;
+  decode(stored: Readable, how: StoredEncoding): Readable;
   /** Encrypts (when configured) bytes already compressed as `encoding` says, by a worker thread. */
   encrypt(compressed: Readable): Readable;
   /** Decrypts (when `how` says so) and leaves decompression to the caller. Throws as decode() does. */
-  decrypt(stored: Readable, how: Encoding): Readable;
+  decrypt(stored: Readable, how: StoredEncoding): Readable;
 }
 
 export async function createCodec(config: CodecConfig): Promise<Codec> {
@@ -41,8 +41,8 @@ export async function createCodec(config: CodecConfig): Promise<Codec> {
   const crypto = config.pgp === undefined ? undefined : await loadCrypto(config.pgp);
   const encoding: Encoding = { compression: asCompressionMethod(config.compression, 'codec configuration'), encrypted: crypto !== undefined };
   const encryptStages = (): Stage[] => (crypto === undefined ? [] : [crypto.encryptStage(crypto.keys)]);
-  const encodeStages = (): Stage[] => [...compressStages(encoding.compression), ...encryptStages()];
-  const decodeStages = (stored: Readable, how: Encoding, decompress: boolean): Readable => {
+  const encodeStages = (): Stage[] => [...compressStages(encoding.compression, config.zstdLevel), ...encryptStages()];
+  const decodeStages = (stored: Readable, how: StoredEncoding, decompress: boolean): Readable => {
     let stages: Stage[];
     try {
       stages = [...(how.encrypted ? [decryptWith(crypto)] : []), ...(decompress ? decompressStages(how.compression) : [])];

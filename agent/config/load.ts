@@ -52,6 +52,7 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
     store,
     codec: {
       compression: get<CompressionMethod>('WALG_COMPRESSION_METHOD'),
+      zstdLevel: get<number>('WALG_ZSTD_LEVEL'),
       ...(await pgpConfig(raw, get)),
     },
     transfer: {
@@ -91,7 +92,16 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
     backup: { partBytes: get<number>('WALSHIP_BACKUP_PART_SIZE') * 1024 * 1024, walTimeoutMs: get<number>('WALSHIP_BACKUP_WAL_TIMEOUT'), schedule: get<string>('WALSHIP_BACKUP_SCHEDULE') },
     retention: { full: get<number>('WALSHIP_RETENTION_FULL'), windowMs: get<number | undefined>('WALSHIP_RETENTION_WINDOW') },
   };
-  return { config, warnings: layers.flatMap((l) => l.warnings), raw };
+  return { config, warnings: [...layers.flatMap((l) => l.warnings), ...deadSettingWarnings(config, raw)], raw };
+}
+
+/** Settings that load but cannot do what they ask for yet. */
+function deadSettingWarnings(config: Config, raw: ReadonlyMap<string, RawValue>): string[] {
+  const warnings: string[] = [];
+  if (config.wal.deltaMaxSteps > 0) {
+    warnings.push(`WALG_DELTA_MAX_STEPS=${config.wal.deltaMaxSteps} (from ${raw.get('WALG_DELTA_MAX_STEPS')?.source}): delta backups are not implemented yet; every backup is full`);
+  }
+  return warnings;
 }
 
 function canonical(name: string): string {
@@ -104,7 +114,9 @@ async function pgpConfig(raw: ReadonlyMap<string, RawValue>, get: <T>(name: stri
   if (inline !== undefined && path !== undefined) {
     throw new WalshipError('CONFIG_CONFLICT', `WALG_PGP_KEY (from ${raw.get('WALG_PGP_KEY')?.source}) and WALG_PGP_KEY_PATH (from ${raw.get('WALG_PGP_KEY_PATH')?.source}) are both set; set one`);
   }
-  let armoredKey = inline;
+  // WAL-G takes a key given on one line with literal \n sequences (as some
+  // secret stores and Helm values hold it); an armored key spans lines.
+  let armoredKey = inline !== undefined && !inline.includes('\n') && inline.includes('\\n') ? inline.replace(/\\n/g, '\n') : inline;
   if (path !== undefined) {
     try {
       armoredKey = await readFile(path, 'utf8');

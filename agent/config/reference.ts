@@ -1,4 +1,5 @@
-import { IGNORED_WALG_SETTINGS, SETTINGS, UNSUPPORTED_WALG_SETTINGS, type SettingGroup } from './settings.ts';
+import { SETTINGS, type SettingGroup } from './settings.ts';
+import { IGNORED_WALG_PREFIXES, IGNORED_WALG_SETTINGS, UNSUPPORTED_WALG_SETTINGS, storageAliases } from './walg-settings.ts';
 
 // The configuration reference in Markdown, made from the settings table:
 // docs/configuration.md carries this text, and a test fails if the two differ.
@@ -29,12 +30,12 @@ export function configurationReference(): string {
     }
     lines.push('');
   }
-  lines.push(
-    `WAL-G settings accepted and ignored, with a warning: ${IGNORED_WALG_SETTINGS.map((n) => `\`${n}\``).join(', ')}.`,
-    '',
-    `WAL-G settings refused, because ignoring them would lose data or protection: ${Object.entries(UNSUPPORTED_WALG_SETTINGS)
-      .map(([n, why]) => `\`${n}\` (${why})`)
-      .join('; ')}.`,
-  );
+  // WAL-G's (and Spilo's) variables that walship does not implement, each with its reason.
+  const names = (name: string) => [name, ...storageAliases(name)].map((n) => `\`${n}\``).join(', ');
+  lines.push('#### WAL-G and Spilo settings accepted and ignored, with a warning', '', '| variable | why |', '|---|---|');
+  for (const [name, why] of Object.entries(IGNORED_WALG_SETTINGS)) lines.push(`| ${names(name)} | ${cell(why)} |`);
+  for (const [prefix, why] of Object.entries(IGNORED_WALG_PREFIXES)) lines.push(`| \`${prefix}*\` | ${cell(why)} |`);
+  lines.push('', '#### WAL-G settings refused, with what to do instead', '', '| variable | why, and what to do |', '|---|---|');
+  for (const [name, why] of Object.entries(UNSUPPORTED_WALG_SETTINGS)) lines.push(`| ${names(name)} | ${cell(why)} |`);
   return lines.join('\n');
 }

@@ -1,4 +1,5 @@
 import { parseRetentionDuration } from '../backup/retention-duration.ts';
+import { storageAliases } from './walg-settings.ts';
 import { invalid, parseBoolean, parseChoice, parseDuration, parseInteger, parseNonEmpty, parseUrl, type RawValue } from './values.ts';
 
 // Every setting walship reads, in one table: the loader validates against
@@ -43,34 +44,36 @@ function parseRetentionWindow(raw: RawValue): number {
 
 export const SETTINGS: readonly SettingSpec[] = [
   // Where the archive lives: exactly one of these.
-  { name: 'WALG_FILE_PREFIX', group: 'store', flag: 'file-prefix', doc: 'Filesystem store: a directory, e.g. /mnt/backups/pg-main.', parse: text },
+  { name: 'WALG_FILE_PREFIX', aliases: ['WALE_FILE_PREFIX'], group: 'store', flag: 'file-prefix', doc: 'Filesystem store: a directory, e.g. /mnt/backups/pg-main.', parse: text },
   { name: 'WALG_S3_PREFIX', aliases: ['WALE_S3_PREFIX'], group: 'store', flag: 's3-prefix', doc: 'S3 store: s3://bucket/path.', parse: text },
-  { name: 'WALG_GS_PREFIX', group: 'store', flag: 'gs-prefix', doc: 'Google Cloud Storage store: gs://bucket/path.', parse: text },
+  { name: 'WALG_GS_PREFIX', aliases: ['WALE_GS_PREFIX'], group: 'store', flag: 'gs-prefix', doc: 'Google Cloud Storage store: gs://bucket/path.', parse: text },
+  { name: 'WALG_STORAGE_PREFIX', group: 'store', doc: "A folder inside the store set above, appended to its prefix, as WAL-G does (it gives each Greenplum segment its own, e.g. seg0).", parse: text },
   { name: 'WALG_AZ_PREFIX', group: 'store', flag: 'az-prefix', doc: 'Azure Blob store: azure://container/path.', parse: text },
 
   { name: 'AWS_ACCESS_KEY_ID', group: 's3', secret: true, doc: 'S3 access key id. Without it, the AWS SDK default chain (IRSA, instance profile) is used.', parse: text },
   { name: 'AWS_SECRET_ACCESS_KEY', group: 's3', secret: true, doc: 'S3 secret key; required with AWS_ACCESS_KEY_ID.', parse: text },
   { name: 'AWS_SESSION_TOKEN', group: 's3', secret: true, doc: 'S3 session token for temporary credentials.', parse: text },
-  { name: 'AWS_REGION', group: 's3', default: 'us-east-1', doc: 'S3 region.', parse: text },
+  { name: 'AWS_REGION', aliases: ['AWS_DEFAULT_REGION'], group: 's3', doc: "S3 region. Unset, walship asks the bucket once (HeadBucket's x-amz-bucket-region), as WAL-G does; with AWS_ENDPOINT set, an S3-compatible store gets us-east-1.", parse: text },
   { name: 'AWS_ENDPOINT', group: 's3', flag: 's3-endpoint', doc: 'S3-compatible endpoint URL (MinIO, Ceph, ...).', parse: parseUrl },
   { name: 'AWS_S3_FORCE_PATH_STYLE', group: 's3', default: 'false', doc: 'Path-style addressing (bucket in the path), as most S3-compatible stores want.', parse: parseBoolean },
-  { name: 'S3_STORAGE_CLASS', group: 's3', doc: 'Storage class for new objects, e.g. STANDARD_IA.', parse: (r) => parseNonEmpty(r).toUpperCase() },
-  { name: 'S3_SSE', group: 's3', doc: 'Server-side encryption: AES256 or aws:kms.', parse: (r) => (parseChoice(r, ['aes256', 'aws:kms']) === 'aes256' ? 'AES256' : 'aws:kms') },
-  { name: 'S3_SSE_KMS_ID', group: 's3', doc: 'KMS key id for S3_SSE=aws:kms.', parse: text },
-  { name: 'S3_CA_CERT_FILE', group: 's3', doc: 'PEM file of the CA that signed the S3 endpoint certificate.', parse: text },
+  { name: 'S3_STORAGE_CLASS', aliases: storageAliases('S3_STORAGE_CLASS'), group: 's3', doc: 'Storage class for new objects, e.g. STANDARD_IA.', parse: (r) => parseNonEmpty(r).toUpperCase() },
+  { name: 'S3_SSE', aliases: storageAliases('S3_SSE'), group: 's3', doc: 'Server-side encryption: AES256 or aws:kms.', parse: (r) => (parseChoice(r, ['aes256', 'aws:kms']) === 'aes256' ? 'AES256' : 'aws:kms') },
+  { name: 'S3_SSE_KMS_ID', aliases: storageAliases('S3_SSE_KMS_ID'), group: 's3', doc: 'KMS key id for S3_SSE=aws:kms.', parse: text },
+  { name: 'S3_CA_CERT_FILE', aliases: storageAliases('S3_CA_CERT_FILE'), group: 's3', doc: 'PEM file of the CA that signed the S3 endpoint certificate.', parse: text },
   { name: 'WALSHIP_S3_CHECKSUMS', group: 's3', default: 'when_supported', doc: 'when_supported (SDK default) or when_required, for S3-compatible stores that mishandle flexible checksums.', parse: (r) => parseChoice(r, ['when_supported', 'when_required']) },
 
   { name: 'GOOGLE_APPLICATION_CREDENTIALS', group: 'gcs', doc: 'Service-account JSON file. Without it, the Google default chain (workload identity) is used.', parse: text },
   { name: 'STORAGE_EMULATOR_HOST', group: 'gcs', doc: 'GCS endpoint override (emulators, private endpoints), e.g. http://127.0.0.1:4443.', parse: parseUrl },
 
   { name: 'AZURE_STORAGE_ACCOUNT', group: 'azure', doc: 'Azure storage account name.', parse: text },
-  { name: 'AZURE_STORAGE_ACCESS_KEY', group: 'azure', secret: true, doc: 'Azure storage account key.', parse: text },
+  { name: 'AZURE_STORAGE_ACCESS_KEY', aliases: ['AZURE_STORAGE_KEY'], group: 'azure', secret: true, doc: 'Azure storage account key.', parse: text },
   { name: 'AZURE_STORAGE_SAS_TOKEN', group: 'azure', secret: true, doc: 'Azure SAS token, instead of the account key.', parse: text },
   { name: 'AZURE_STORAGE_CONNECTION_STRING', group: 'azure', secret: true, doc: 'Azure connection string, instead of account and key.', parse: text },
   { name: 'WALSHIP_AZ_ENDPOINT', group: 'azure', doc: 'Blob service URL; defaults to https://<account>.blob.core.windows.net.', parse: parseUrl },
 
   { name: 'WALG_COMPRESSION_METHOD', group: 'codec', default: 'lz4', flag: 'compression', doc: `Compression of new objects: ${COMPRESSION.join(', ')}. Reading always follows how each object was written.`, parse: (r) => parseChoice(r, COMPRESSION) },
-  { name: 'WALG_PGP_KEY', group: 'codec', secret: true, doc: 'Armored OpenPGP key. A public key suffices to archive; restoring needs the private key.', parse: text },
+  { name: 'WALG_ZSTD_LEVEL', group: 'codec', default: '1', doc: 'zstd level of new objects with WALG_COMPRESSION_METHOD=zstd, 1 to 22: higher packs tighter and costs more CPU beside PostgreSQL (level 1 measured at 2.8 % of a WAL segment, 1500 MiB/s; WAL-G uses 3).', parse: (r) => parseInteger(r, 1, 22) },
+  { name: 'WALG_PGP_KEY', group: 'codec', secret: true, doc: 'Armored OpenPGP key. A public key suffices to archive; restoring needs the private key. A one-line key with literal \\n sequences, as WAL-G accepts, is read too.', parse: text },
   { name: 'WALG_PGP_KEY_PATH', group: 'codec', doc: 'File holding the armored OpenPGP key, instead of WALG_PGP_KEY.', parse: text },
   { name: 'WALG_PGP_KEY_PASSPHRASE', group: 'codec', secret: true, doc: 'Passphrase of the private key.', parse: (r) => r.value },
 
@@ -83,8 +86,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'WALSHIP_FETCH_TIMEOUT', group: 'transfer', default: '120s', doc: "Overall deadline of one wal-fetch (a restore_command call, standalone or served by the agent), retries included: past it the download is aborted, nothing is left at %p, and it fails with WAL_FETCH_FAILED (exit 126), which stops recovery rather than ending it early.", parse: (r) => parseDuration(r, 100, 86_400_000) },
   { name: 'WALSHIP_STORE_BACKOFF', group: 'transfer', default: '200ms', doc: 'Base backoff before the first retry; doubles each retry, capped at 10 s.', parse: (r) => parseDuration(r, 1, 60_000) },
 
-  { name: 'WALG_DELTA_MAX_STEPS', group: 'agent', default: '0', doc: 'Delta backups allowed between two full backups (0: always full).', parse: (r) => parseInteger(r, 0, 1000) },
-  { name: 'WALG_PREVENT_WAL_OVERWRITE', group: 'agent', default: 'true', doc: 'Refuse to replace an archived WAL file with different content. walship keeps this on by default: an overwrite hides split-brain.', parse: parseBoolean },
+  { name: 'WALG_DELTA_MAX_STEPS', group: 'agent', default: '0', doc: 'Delta backups allowed between two full backups. Delta backups are not implemented yet: above 0 walship warns, and every backup is full.', parse: (r) => parseInteger(r, 0, 1000) },
+  { name: 'WALG_PREVENT_WAL_OVERWRITE', group: 'agent', default: 'true', doc: 'Refuse to replace an archived WAL file with different content. walship keeps this on by default (WAL-G does not): an overwrite hides split-brain. false replaces such a file, as WAL-G does, with a warning in the log each time.', parse: parseBoolean },
   { name: 'WALSHIP_FETCH_HOLE', group: 'agent', default: 'fail', doc: "What wal-fetch answers for a segment missing while the archive goes on past it (a later segment of its timeline, or a later timeline's history placing the timeline's end further on): fail exits 126 (WAL_ARCHIVE_HOLE), so recovery stops with FATAL; end exits 74 as for the end of the archive, so recovery ends at the hole and the cluster is promoted without what follows, for when that loss is accepted. A standby (standby.signal) is answered 74 with the warning either way: it keeps asking and never promotes by itself.", parse: (r) => parseChoice(r, ['fail', 'end']) },
   { name: 'WALSHIP_LOG_LEVEL', group: 'agent', default: 'info', flag: 'log-level', doc: 'Log level: debug, info, warn, error.', parse: (r) => parseChoice(r, ['debug', 'info', 'warn', 'error']) },
 
@@ -112,46 +115,6 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'PGDATABASE', group: 'postgres', doc: 'PostgreSQL database to connect to.', parse: text },
   { name: 'PGDATA', group: 'postgres', flag: 'pgdata', doc: 'The data directory.', parse: text },
 ];
-
-/** Variables of WAL-G that walship accepts and ignores, so a WAL-G Secret loads; each is named in a warning. */
-export const IGNORED_WALG_SETTINGS: readonly string[] = [
-  'WALG_UPLOAD_DISK_CONCURRENCY',
-  'WALG_UPLOAD_QUEUE',
-  'WALG_TAR_SIZE_THRESHOLD',
-  'WALG_TAR_DISABLE_FSYNC',
-  'WALG_DISK_RATE_LIMIT',
-  'WALG_NETWORK_RATE_LIMIT',
-  'WALG_LOG_LEVEL',
-  'WALG_LOG_DESTINATION',
-  'WALG_PREFETCH_DIR',
-  'WALG_USE_WAL_DELTA',
-  'WALG_DELTA_ORIGIN',
-  'WALG_SENTINEL_USER_DATA',
-  'WALG_VERIFY_PAGE_CHECKSUMS',
-  'WALG_STORE_ALL_CORRUPT_BLOCKS',
-  'WALG_USE_RATING_COMPOSER',
-  'WALG_USE_COPY_COMPOSER',
-  'WALG_USE_REVERSE_UNPACK',
-  'WALG_SKIP_REDUNDANT_TARS',
-  'WALG_ALIVE_CHECK_INTERVAL',
-  'WALG_STOP_BACKUP_TIMEOUT',
-  'WALG_S3_MAX_PART_SIZE',
-  'WALG_S3_MAX_RETRIES',
-  'WALG_S3_USE_LIST_OBJECTS_V1',
-  'WALG_S3_RANGE_BATCH_ENABLED',
-  'WALG_S3_RANGE_MAX_RETRIES',
-  'WALG_INTEGRITY_MAX_DELAYED_WALS',
-];
-
-/** WAL-G settings for features walship does not have: silently ignoring them would lose data or security. */
-export const UNSUPPORTED_WALG_SETTINGS: Readonly<Record<string, string>> = {
-  WALG_SWIFT_PREFIX: 'OpenStack Swift is not a supported store',
-  WALG_SSH_PREFIX: 'SSH is not a supported store',
-  WALG_LIBSODIUM_KEY: 'libsodium encryption is not supported; use WALG_PGP_KEY',
-  WALG_LIBSODIUM_KEY_PATH: 'libsodium encryption is not supported; use WALG_PGP_KEY_PATH',
-  WALG_GPG_KEY_ID: 'encryption through an external gpg keyring is not supported; use WALG_PGP_KEY',
-  WALG_CSE_KMS_ID: 'client-side KMS encryption is not supported; use WALG_PGP_KEY or S3_SSE',
-};
 
 export const RESERVED_PREFIXES = ['WALG_', 'WALE_', 'WALSHIP_'] as const;
 

@@ -1,7 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WalshipError } from '../errors.ts';
-import { IGNORED_WALG_SETTINGS, RESERVED_PREFIXES, SETTINGS, UNSUPPORTED_WALG_SETTINGS, settingNamed } from './settings.ts';
+import { RESERVED_PREFIXES, SETTINGS, settingNamed } from './settings.ts';
+import { classifyWalgName } from './walg-settings.ts';
 import type { RawValue } from './values.ts';
 
 // Reading the raw name=value pairs from each source. Validation of values
@@ -51,12 +52,12 @@ export function classify(pairs: Iterable<[string, string]>, source: string, stri
       values.push({ name, value, source, secret: spec.secret === true });
       continue;
     }
-    const unsupported = UNSUPPORTED_WALG_SETTINGS[name];
-    if (unsupported) {
-      throw new WalshipError('CONFIG_INVALID', `${name} (from ${source}): ${unsupported}`, { details: { variable: name, source } });
+    const walg = classifyWalgName(name);
+    if (walg?.kind === 'refused') {
+      throw new WalshipError('CONFIG_INVALID', `${name} (from ${source}): ${walg.why}`, { details: { variable: name, source } });
     }
-    if (IGNORED_WALG_SETTINGS.includes(name)) {
-      warnings.push(`${name} (from ${source}) is a WAL-G setting walship does not use; ignored`);
+    if (walg?.kind === 'ignored') {
+      warnings.push(`${name} (from ${source}) is ignored: ${walg.why}`);
       continue;
     }
     if (strict || isReserved(name)) {
@@ -72,7 +73,7 @@ export function fromEnvironment(env: Readonly<Record<string, string | undefined>
   const pairs: [string, string][] = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
-    if (settingNamed(name) || isReserved(name)) pairs.push([name, value]);
+    if (settingNamed(name) || isReserved(name) || classifyWalgName(name) !== undefined) pairs.push([name, value]);
   }
   return classify(pairs, 'environment', false);
 }

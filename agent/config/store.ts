@@ -25,6 +25,19 @@ function missing(message: string, variable: string): WalshipError {
 }
 
 export function parseStore(raw: ReadonlyMap<string, RawValue>, get: Getter): StoreConfig | undefined {
+  const store = parseStorePrefix(raw, get);
+  const sub = get<string | undefined>('WALG_STORAGE_PREFIX');
+  if (store === undefined || sub === undefined) return store;
+  // WAL-G's WALG_STORAGE_PREFIX is a folder inside the configured store (it
+  // gives each Greenplum segment its own): the same here, for every store.
+  const folder = normalisePrefix(sub.trim());
+  if (folder.split('/').some((part) => part === '..' || part === '.')) throw invalid(raw.get('WALG_STORAGE_PREFIX')!, 'a folder path inside the store, without . or .. parts');
+  if (folder === '') return store;
+  if (store.kind === 'fs') return { ...store, root: resolve(store.root, folder) };
+  return { ...store, prefix: store.prefix === '' ? folder : `${store.prefix}/${folder}` };
+}
+
+function parseStorePrefix(raw: ReadonlyMap<string, RawValue>, get: Getter): StoreConfig | undefined {
   const given = PREFIX_VARIABLES.filter((name) => raw.has(name));
   if (given.length > 1) {
     const list = given.map((n) => `${raw.get(n)!.name} (from ${raw.get(n)!.source})`).join(' and ');
@@ -61,7 +74,7 @@ export function parseStore(raw: ReadonlyMap<string, RawValue>, get: Getter): Sto
         kind: 's3',
         bucket,
         prefix,
-        region: get<string>('AWS_REGION'),
+        region: get<string | undefined>('AWS_REGION'),
         forcePathStyle: get<boolean>('AWS_S3_FORCE_PATH_STYLE'),
         checksums: get<'when_supported' | 'when_required'>('WALSHIP_S3_CHECKSUMS'),
         endpoint,

@@ -14,7 +14,8 @@ export interface S3StoreConfig {
   bucket: string;
   /** Key prefix inside the bucket, '' or ending without a slash. */
   prefix: string;
-  region: string;
+  /** Unset: asked of the bucket once, when the driver is made (region.ts). */
+  region?: string;
   endpoint?: string;
   forcePathStyle: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
@@ -78,6 +79,8 @@ export interface PgpConfig {
 
 export interface CodecConfig {
   compression: CompressionMethod;
+  /** zstd level for compression=zstd (WALG_ZSTD_LEVEL); 1 when unset. */
+  zstdLevel?: number;
   pgp?: PgpConfig;
 }
 

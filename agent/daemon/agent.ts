@@ -130,7 +130,7 @@ function followerPause(pgdata: string, uploads: () => UploadAhead | undefined): 
 
 export async function startAgent(config: Config, store: StorageDriver, log: Logger, metrics: WalshipMetrics, extras: AgentExtras = {}): Promise<RunningAgent> {
   const pgdata = config.pg.pgdata;
-  const opened = await openWalArchive(config, store);
+  const opened = await openWalArchive(config, store, log);
   let uploads: UploadAhead | undefined;
   const follower =
     pgdata !== undefined && config.agent.followWal && config.agent.uploadAhead

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { compressionFromKey, encodingFromMetadata, extensionFor } from '../codec/index.ts';
+import { encodingFromMetadata, withoutCompressionExtension } from '../codec/index.ts';
 import { WalshipError } from '../errors.ts';
 import type { ListPage, ObjectInfo } from '../storage/driver.ts';
 import { WAL_PREFIX } from './layout.ts';
@@ -54,7 +54,9 @@ function archivedFile(info: ObjectInfo, segmentSize: number): WalFileName | unde
   if (!info.key.startsWith(WAL_PREFIX)) return undefined;
   const rest = info.key.slice(WAL_PREFIX.length);
   try {
-    return parseWalFileName(rest.slice(0, rest.length - extensionFor(compressionFromKey(rest)).length), segmentSize);
+    // WAL-G <= 3.0.8 names an uncompressed object `<name>.`.
+    const base = withoutCompressionExtension(rest);
+    return parseWalFileName(base.endsWith('.') ? base.slice(0, -1) : base, segmentSize);
   } catch {
     return undefined;
   }

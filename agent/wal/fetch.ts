@@ -6,7 +6,7 @@ import type { GetResult, ListPage } from '../storage/driver.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { through } from '../util/streams.ts';
 import { FOLLOWING_PAGE, findHole, holeError, keyJustBefore, type ArchiveHole } from './archive-hole.ts';
-import { SIZE_METADATA, WAL_PREFIX, candidateKeys, metadataValue, walKey } from './layout.ts';
+import { SIZE_METADATA, WAL_PREFIX, candidateKeys, metadataValue, refuseUnreadable, walKey } from './layout.ts';
 import { archivedDigest, describeDigest, digestTap, type ContentDigest } from './content-digest.ts';
 import { parseWalFileName, type WalFileName } from './names.ts';
 import type { WalArchive } from './push.ts';
@@ -57,7 +57,10 @@ async function locate(archive: WalArchive, name: string, signal?: AbortSignal): 
   const following = await archive.store.listPage(WAL_PREFIX, { startAfter: keyJustBefore(name), pageSize: FOLLOWING_PAGE, ...opts });
   const keys = new Set(candidateKeys(name));
   const other = following.objects.find((o) => keys.has(o.key));
-  if (!other) return following;
+  if (!other) {
+    refuseUnreadable(following.objects, name);
+    return following;
+  }
   try {
     return await archive.store.get(other.key, opts);
   } catch (err) {

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import type { Codec } from '../codec/index.ts';
 import { encodingFromMetadata, encodingMetadata } from '../codec/index.ts';
-import { WalshipError } from '../errors.ts';
+import { WalshipError, isWalshipError } from '../errors.ts';
 import type { ObjectInfo, StorageDriver } from '../storage/driver.ts';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
@@ -24,9 +24,15 @@ export interface WalArchive {
   identity: ClusterIdentity;
   /** The agent's segment follower: the segment read, hashed and encoded while it was written. */
   preEncoded?: (name: string, path: string) => Promise<PreEncoded | undefined>;
+  /**
+   * Set when WALG_PREVENT_WAL_OVERWRITE=false: an archived file with other
+   * content is replaced (WAL-G's behaviour with that setting), after this
+   * is told why. Unset, such a push fails and the archived copy is kept.
+   */
+  overwrite?: { warn(message: string, details: Record<string, unknown>): void };
 }
 
-export type PushOutcome = 'uploaded' | 'already-archived';
+export type PushOutcome = 'uploaded' | 'already-archived' | 'overwritten';
 
 export interface PushResult {
   outcome: PushOutcome;
@@ -64,17 +70,34 @@ export async function pushWalFile(archive: WalArchive, path: string, options: Pu
     const encoding = early !== undefined ? Promise.resolve(early.encoded) : local.data === undefined ? undefined : archive.codec.encodeWhole(local.data);
     encoding?.catch(() => undefined);
     const [digest, existing] = await Promise.all([local.digest(), findArchived(archive.store, file.name, signal)]);
-    if (existing) {
-      await encoding?.catch(() => undefined);
-      reusable = true;
-      return await compareWithArchived(archive, file.name, existing, local, signal);
-    }
-
     const key = walKey(file.name, archive.codec.encoding.compression);
     const metadata = { ...encodingMetadata(archive.codec.encoding), ...digestMetadata(digest), [SIZE_METADATA]: String(size) };
-    const encoded = await encoding;
-    const body = encoded === undefined ? () => archive.codec.encode(local.body()) : () => Readable.from([encoded], { objectMode: false });
-    const written = await archive.store.putIfAbsent(key, body, { metadata, ...(signal ? { signal } : {}) });
+    const body = async () => {
+      const encoded = await encoding;
+      return encoded === undefined ? () => archive.codec.encode(local.body()) : () => Readable.from([encoded], { objectMode: false });
+    };
+    if (existing) {
+      const conflict = await compareWithArchived(archive, file.name, existing, local, signal).then(
+        (result) => ({ result }),
+        (err: unknown) => ({ err }),
+      );
+      if ('result' in conflict || archive.overwrite === undefined || !isWalshipError(conflict.err, 'WAL_OVERWRITE_CONFLICT')) {
+        await encoding?.catch(() => undefined);
+        reusable = true;
+        if ('result' in conflict) return conflict.result;
+        throw conflict.err;
+      }
+      archive.overwrite.warn(
+        `${file.name} is already archived as ${existing.key} with different content, and WALG_PREVENT_WAL_OVERWRITE=false: the archived copy is REPLACED with this server's. If two servers archive here (split-brain), the other's WAL is lost`,
+        { ...conflict.err.details },
+      );
+      await archive.store.put(key, await body(), { metadata, ...(signal ? { signal } : {}) });
+      if (existing.key !== key) await archive.store.deleteMany([existing.key], signal ? { signal } : {});
+      reusable = true;
+      return { outcome: 'overwritten', key, bytes: size, digest };
+    }
+
+    const written = await archive.store.putIfAbsent(key, await body(), { metadata, ...(signal ? { signal } : {}) });
     reusable = true;
     if (!written) {
       // Another pusher won the race for this very key: judge its copy like any other.

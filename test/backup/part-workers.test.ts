@@ -10,6 +10,8 @@ import { PartWorkers } from '../../agent/backup/part-workers.ts';
 import { scanDataDirectory, type ScannedFile } from '../../agent/backup/scan.ts';
 import { createCodec } from '../../agent/codec/index.ts';
 import { isWalshipError } from '../../agent/errors.ts';
+import { decompressFrameSync } from 'lz4-napi';
+import { runTool } from '../support/codec-cli.ts';
 import { walLikeBuffer } from '../support/codec-data.ts';
 import { readAll } from '../support/streams.ts';
 
@@ -70,10 +72,16 @@ describe('part workers', () => {
       for (const r of records) assert.equal(r.sha256, sha(contents.get(r.path)!), r.path);
       if (compression === 'lz4') {
         assert.ok(stored.length < total / 2);
-        // The stored object is what the codec reads: LZ4 frames around a tar.
+        // The stored object is what the codec reads: one LZ4 frame around a tar.
         const codec = await createCodec({ compression: 'lz4' });
         const tar = await readAll(codec.decode(Readable.from([stored]), { compression: 'lz4', encrypted: false }));
         assert.equal(tar.subarray(257, 262).toString(), 'ustar');
+        // A reader that stops at the first frame's end (WAL-G <= 3.0.8's) gets the whole part.
+        assert.ok(decompressFrameSync(stored).equals(tar));
+        const file = join(root, 'part.tar.lz4');
+        await writeFile(file, stored);
+        await runTool('lz4', ['-q', '-d', '-f', file, join(root, 'part.tar')]);
+        assert.ok((await readFile(join(root, 'part.tar'))).equals(tar), 'the lz4 CLI reads it too');
       }
       const dest = join(root, `out-${compression}`);
       assert.equal(await unpack(stored, records, compression, dest), total);

@@ -17,7 +17,9 @@ test('compression from the key extension', () => {
   assert.equal(compressionFromKey('basebackups_005/base_000000010000000000000002/tar_partitions/part_1.tar.gz'), 'gzip');
   assert.equal(compressionFromKey('wal_005/000000010000000000000001'), 'none');
   assert.equal(compressionFromKey('wal_005/00000002.history'), 'none');
-  assert.throws(() => compressionFromKey('wal_005/000000010000000000000001.lzma'), (err: unknown) => isWalshipError(err, 'CODEC_UNSUPPORTED'));
+  assert.equal(compressionFromKey('wal_005/000000010000000000000001.lzma'), 'lzma', "WAL-G's lzma is read");
+  assert.equal(compressionFromKey('wal_005/000000010000000000000001.'), 'none', "WAL-G <= 3.0.8's name for an uncompressed file");
+  assert.throws(() => compressionFromKey('wal_005/000000010000000000000001.lzo'), (err: unknown) => isWalshipError(err, 'CODEC_UNSUPPORTED'));
 });
 
 test('metadata records the encoding in lower-case keys and ASCII values', () => {

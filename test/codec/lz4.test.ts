@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { compressFrame, decompressFrame } from 'lz4-napi';
+import { compressFrame, decompressFrame, decompressFrameSync } from 'lz4-napi';
 import { createCodec, type Codec } from '../../agent/codec/index.ts';
-import { LZ4_FRAME_INPUT_BYTES } from '../../agent/codec/lz4-encoder.ts';
+import { LZ4_BLOCK_BYTES } from '../../agent/codec/lz4-blocks.ts';
+import { lz4EncodeWhole } from '../../agent/codec/lz4-encoder.ts';
 import { LZ4_FRAME_MAGIC } from '../../agent/codec/lz4-frame-format.ts';
 import { Lz4FrameParser } from '../../agent/codec/lz4-frame-parser.ts';
 import { isWalshipError, type ErrorCode } from '../../agent/errors.ts';
 import { runTool } from '../support/codec-cli.ts';
 import { flipped, sha256, walLikeBuffer } from '../support/codec-data.ts';
+import { multiFrameLz4 } from '../support/lz4-multi-frame.ts';
 import { readAll } from '../support/streams.ts';
 
 const LZ4 = { compression: 'lz4', encrypted: false } as const;
@@ -62,16 +65,32 @@ function countFrames(stored: Buffer): number {
 }
 
 describe('lz4 framing of our own output', () => {
-  test('a multi-chunk stream becomes one frame per chunk, between walship markers', async () => {
-    const plain = await walLikeBuffer(3 * LZ4_FRAME_INPUT_BYTES + 5);
+  test('a multi-block stream is ONE frame of independent 256 KiB blocks with a content checksum', async () => {
+    const plain = await walLikeBuffer(3 * LZ4_BLOCK_BYTES + 5);
     const stored = await encode(plain);
-    assert.equal(countFrames(stored), 4);
-    assert.equal(stored.readUInt32LE(0), 0x184d2a57, 'starts with the walship start marker');
+    const events = new Lz4FrameParser().feed(stored);
+    assert.equal(countFrames(stored), 1);
+    assert.equal(stored.readUInt32LE(0), LZ4_FRAME_MAGIC, 'the object starts with the lz4 frame magic, nothing before it');
+    const start = events.find((e) => e.kind === 'frame-start')!;
+    assert.ok(start.kind === 'frame-start' && start.descriptor.blockIndependent && start.descriptor.contentChecksum);
+    assert.equal(start.kind === 'frame-start' && start.descriptor.blockMaxSize, LZ4_BLOCK_BYTES);
+    assert.equal(events.filter((e) => e.kind === 'block').length, 4);
+    assert.equal(events.at(-1)!.kind, 'frame-end', 'nothing follows the end mark');
     assert.equal(sha256(await decode(stored)), sha256(plain));
   });
 
-  test('lz4 -d reads our multi-frame output', async () => {
-    const plain = await walLikeBuffer(2 * LZ4_FRAME_INPUT_BYTES + 12345);
+  test('a reader that stops at the first end mark (as WAL-G <= 3.0.8 does) gets the whole 16 MiB segment', async () => {
+    // Zeros at the end, as a segment ended by a switch: the reused zero block goes in the same frame.
+    const segment = Buffer.concat([await walLikeBuffer(11 << 20, 'segment'), Buffer.alloc(5 << 20)]);
+    for (const stored of [await encode(segment), await lz4EncodeWhole(segment)]) {
+      assert.equal(decompressFrameSync(stored).length, segment.length);
+      assert.equal(sha256(decompressFrameSync(stored)), sha256(segment));
+    }
+    assert.ok((await encode(segment)).equals(await lz4EncodeWhole(segment)), 'the stream and the whole-buffer path write the same bytes');
+  });
+
+  test('lz4 -d reads our output', async () => {
+    const plain = await walLikeBuffer(2 * LZ4_BLOCK_BYTES + 12345);
     const stored = join(dir, 'ours.lz4');
     await writeFile(stored, await encode(plain));
     await runTool('lz4', ['-q', '-d', '-f', stored, join(dir, 'ours.out')]);
@@ -84,6 +103,16 @@ describe('lz4 framing of our own output', () => {
     await runTool('lz4', ['-q', '-d', '-f', stored, join(dir, 'empty.out')]);
     assert.equal((await readFile(join(dir, 'empty.out'))).length, 0);
     assert.equal((await decode(await readFile(stored))).length, 0);
+    assert.equal(decompressFrameSync(await readFile(stored)).length, 0);
+  });
+
+  test('incompressible blocks are stored as they are, and still checked', async () => {
+    const plain = randomBytes(3 * LZ4_BLOCK_BYTES);
+    const stored = await encode(plain);
+    const blocks = new Lz4FrameParser().feed(stored).filter((e) => e.kind === 'block');
+    assert.ok(blocks.some((b) => b.kind === 'block' && b.uncompressed));
+    assert.ok(decompressFrameSync(stored).equals(plain));
+    assert.ok((await decode(stored)).equals(plain));
   });
 
   test('decoding works whatever the input chunking, down to 1-byte chunks', async () => {
@@ -93,6 +122,44 @@ describe('lz4 framing of our own output', () => {
       assert.equal(sha256(await decode(stored, size)), sha256(plain), `chunks of ${size}`);
     }
   });
+});
+
+describe("walship's earlier multi-frame objects still decode", () => {
+  let plain: Buffer;
+  let old: Buffer;
+  before(async () => {
+    plain = await walLikeBuffer(3 * LZ4_BLOCK_BYTES + 777, 'old');
+    old = await multiFrameLz4(plain);
+  });
+
+  function frameOffsets(): number[] {
+    return new Lz4FrameParser()
+      .feed(old)
+      .filter((e) => e.kind === 'frame-start')
+      .map((e) => e.offset);
+  }
+
+  test('frames between markers decode whole (a first-frame-only reader fails or gets 256 KiB)', async () => {
+    assert.equal(countFrames(old), 4);
+    // What single-frame objects avoid: lz4-napi refuses the leading skippable
+    // frame, and past it returns only the first frame, as WAL-G <= 3.0.8 does.
+    assert.throws(() => decompressFrameSync(old), /Skippable/);
+    assert.equal(decompressFrameSync(old.subarray(16)).length, LZ4_BLOCK_BYTES);
+    assert.equal(sha256(await decode(old)), sha256(plain));
+    assert.equal(sha256(await decode(old, 1)), sha256(plain));
+  });
+  test('truncated exactly at a frame boundary', async () => {
+    // Valid LZ4 up to here: only the end marker reveals the cut.
+    await assertDecodeFails(old.subarray(0, frameOffsets()[2]!), 'CODEC_CORRUPT', /truncated/);
+  });
+  test('a whole frame missing in the middle', async () => {
+    const [, second, third] = frameOffsets();
+    await assertDecodeFails(Buffer.concat([old.subarray(0, second!), old.subarray(third!)]), 'CODEC_CORRUPT', /missing or extra/);
+  });
+  test('a frame after the end marker', async () => {
+    await assertDecodeFails(Buffer.concat([old, await compressFrame(Buffer.from('more'))]), 'CODEC_CORRUPT', /follows/);
+  });
+  test('truncated inside the end marker', () => assertDecodeFails(old.subarray(0, old.length - 3), 'CODEC_CORRUPT', /truncated/));
 });
 
 describe('lz4 frames from other writers', () => {
@@ -155,44 +222,32 @@ describe('corrupt or truncated lz4 fails with CODEC_CORRUPT', () => {
   let plain: Buffer;
   let stored: Buffer;
   before(async () => {
-    plain = await walLikeBuffer(3 * LZ4_FRAME_INPUT_BYTES, 'corrupt');
+    plain = await walLikeBuffer(3 * LZ4_BLOCK_BYTES, 'corrupt');
     stored = await encode(plain);
   });
 
-  function frameOffsets(): number[] {
+  function blockOffsets(): number[] {
     return new Lz4FrameParser()
       .feed(stored)
-      .filter((e) => e.kind === 'frame-start')
+      .filter((e) => e.kind === 'block')
       .map((e) => e.offset);
   }
 
   test('empty input', () => assertDecodeFails(Buffer.alloc(0), 'CODEC_CORRUPT', /empty/));
   test('garbage', () => assertDecodeFails(Buffer.from('this is not lz4 at all'), 'CODEC_CORRUPT', /not an LZ4 frame/));
-  test('a flipped byte inside a frame', async () => {
-    await assertDecodeFails(flipped(stored, frameOffsets()[1]! + 5000, 0x10), 'CODEC_CORRUPT', /LZ4/);
+  test('a flipped byte inside a block', async () => {
+    await assertDecodeFails(flipped(stored, blockOffsets()[1]! + 5000, 0x10), 'CODEC_CORRUPT', /LZ4/);
   });
   test('a damaged frame header', async () => {
     // magic (4 bytes), FLG, BD, then the header checksum
-    await assertDecodeFails(flipped(stored, frameOffsets()[0]! + 6, 0x04), 'CODEC_CORRUPT', /header checksum/);
-    await assertDecodeFails(flipped(stored, frameOffsets()[0]! + 5, 0x01), 'CODEC_CORRUPT', /reserved bits/);
+    await assertDecodeFails(flipped(stored, 6, 0x04), 'CODEC_CORRUPT', /header checksum/);
+    await assertDecodeFails(flipped(stored, 5, 0x01), 'CODEC_CORRUPT', /reserved bits/);
   });
-  test('truncated inside a frame', () => assertDecodeFails(stored.subarray(0, frameOffsets()[1]! + 100), 'CODEC_CORRUPT', /truncated/));
-  test('truncated inside the end marker', () => assertDecodeFails(stored.subarray(0, stored.length - 3), 'CODEC_CORRUPT', /truncated/));
-  test('truncated exactly at a frame boundary', async () => {
-    // Valid LZ4 up to here: only walship's end marker reveals the cut.
-    const cut = stored.subarray(0, frameOffsets()[2]!);
-    await assertDecodeFails(cut, 'CODEC_CORRUPT', /truncated/);
-  });
-  test('a whole frame missing in the middle', async () => {
-    const [, second, third] = frameOffsets();
-    const spliced = Buffer.concat([stored.subarray(0, second!), stored.subarray(third!)]);
-    await assertDecodeFails(spliced, 'CODEC_CORRUPT', /missing or extra/);
-  });
+  test('a damaged content checksum', () => assertDecodeFails(flipped(stored, stored.length - 1, 0x01), 'CODEC_CORRUPT', /checksum/i));
+  test('truncated inside a block', () => assertDecodeFails(stored.subarray(0, blockOffsets()[1]! + 100), 'CODEC_CORRUPT', /truncated/));
+  test('truncated exactly at a block boundary', () => assertDecodeFails(stored.subarray(0, blockOffsets()[2]!), 'CODEC_CORRUPT', /truncated/));
+  test('truncated inside the end mark', () => assertDecodeFails(stored.subarray(0, stored.length - 3), 'CODEC_CORRUPT', /truncated/));
   test('trailing garbage', () => assertDecodeFails(Buffer.concat([stored, Buffer.from('xy')]), 'CODEC_CORRUPT', /trailing/));
-  test('a frame after the end marker', async () => {
-    const extra = Buffer.concat([stored, await compressFrame(Buffer.from('more'))]);
-    await assertDecodeFails(extra, 'CODEC_CORRUPT', /follows/);
-  });
   test('a foreign frame cut inside a block', async () => {
     const frame = await compressFrame(await walLikeBuffer(1 << 20));
     assert.equal(frame.readUInt32LE(0), LZ4_FRAME_MAGIC);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { before, describe, test } from 'node:test';
 import { createCodec, type Codec, type Encoding } from '../../agent/codec/index.ts';
-import { LZ4_FRAME_INPUT_BYTES } from '../../agent/codec/lz4-encoder.ts';
+import { LZ4_BLOCK_BYTES } from '../../agent/codec/lz4-blocks.ts';
 import type { CompressionMethod } from '../../agent/config/types.ts';
 import { walLikeStream } from '../support/codec-data.ts';
 import { generateTestKey, type TestKey } from '../support/pgp-keys.ts';
@@ -12,8 +12,8 @@ const METHODS: CompressionMethod[] = ['lz4', 'zstd', 'brotli', 'gzip', 'none'];
 const SIZES: { name: string; bytes: number }[] = [
   { name: 'empty', bytes: 0 },
   { name: '1 byte', bytes: 1 },
-  { name: 'exactly one lz4 chunk', bytes: LZ4_FRAME_INPUT_BYTES },
-  { name: 'one chunk and a byte', bytes: LZ4_FRAME_INPUT_BYTES + 1 },
+  { name: 'exactly one lz4 chunk', bytes: LZ4_BLOCK_BYTES },
+  { name: 'one chunk and a byte', bytes: LZ4_BLOCK_BYTES + 1 },
   { name: 'multi-chunk (24 MiB and change)', bytes: (24 << 20) + 4567 },
 ];
 

@@ -5,7 +5,8 @@ import { describe, test } from 'node:test';
 import type { Command } from 'commander';
 import { buildProgram } from '../../agent/cli/program.ts';
 import { catalogue } from '../../agent/errors.ts';
-import { IGNORED_WALG_SETTINGS, RESERVED_PREFIXES, UNSUPPORTED_WALG_SETTINGS, settingNamed } from '../../agent/config/settings.ts';
+import { RESERVED_PREFIXES, settingNamed } from '../../agent/config/settings.ts';
+import { classifyWalgName } from '../../agent/config/walg-settings.ts';
 import { WalshipMetrics } from '../../agent/daemon/metrics.ts';
 import { EXAMPLES, REPO, allManifests, containersOf, exampleFiles, isWalshipImage } from '../support/k8s-manifests.ts';
 
@@ -171,7 +172,7 @@ describe('the docs and the k8s examples stay in step with the code', () => {
       for (const m of text.matchAll(/`((?:WALG|WALE|WALSHIP|AWS|AZURE|GOOGLE|S3|PG)[A-Z0-9_]*)`/g)) {
         const name = m[1]!;
         if (name.endsWith('_')) continue; // a prefix, e.g. `AWS_*` or `WALG_`
-        const ok = known(name) || IGNORED_WALG_SETTINGS.includes(name) || name in UNSUPPORTED_WALG_SETTINGS || SCRIPT_VARIABLES.includes(name) || name in catalogue || clientVariable(name);
+        const ok = known(name) || classifyWalgName(name) !== undefined || SCRIPT_VARIABLES.includes(name) || name in catalogue || clientVariable(name);
         assert.ok(ok, `${where}: ${name} is not a walship setting`);
       }
     }

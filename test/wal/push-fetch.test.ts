@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import * as openpgp from 'openpgp';
-import { compressFrameSync } from 'lz4-napi';
+import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 import type { Config } from '../../agent/config/types.ts';
 import { loadConfig } from '../../agent/config/load.ts';
 import { encodingMetadata } from '../../agent/codec/index.ts';
@@ -18,6 +18,7 @@ import { openWalArchive } from '../../agent/wal/archive.ts';
 import { fetchWalFile } from '../../agent/wal/fetch.ts';
 import { pushWalFile, type WalArchive } from '../../agent/wal/push.ts';
 import { runWalship } from '../support/cli.ts';
+import { runTool } from '../support/codec-cli.ts';
 import { makeSegment, writeSegment } from '../support/wal-segments.ts';
 import { testTransfer } from '../storage/contract.ts';
 
@@ -65,6 +66,11 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     assert.ok(info && info.size < 1024 * 1024, 'stored compressed');
     assert.equal(result.digest.algorithm, 'xxh64');
     assert.equal(info.metadata?.['walship-xxh64'], xxh64(await readFile(path)).toString(16).padStart(16, '0'));
+    // One lz4 frame: a reader that stops at the first end mark (WAL-G <= 3.0.8's) and the lz4 CLI get the whole segment.
+    const stored = join(storeRoot, result.key);
+    assert.ok(decompressFrameSync(await readFile(stored)).equals(await readFile(path)));
+    await runTool('lz4', ['-q', '-d', '-f', stored, join(dir, 'cli-out')]);
+    assert.ok((await readFile(join(dir, 'cli-out'))).equals(await readFile(path)));
 
     const dest = join(dir, 'RECOVERYXLOG');
     const fetched = await fetchWalFile(archive, SEG1, dest);
@@ -91,6 +97,25 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     const r = await runWalship(['wal-push', path], { WALG_FILE_PREFIX: storeRoot });
     assert.equal(r.code, 73);
     assert.match(r.stderr, /WAL_OVERWRITE_CONFLICT/);
+  });
+
+  test('WALG_PREVENT_WAL_OVERWRITE=false replaces the archived copy, with a loud warning', async () => {
+    const name = '000000010000000000000009';
+    const first = join(dir, 'overwrite-a');
+    const second = join(dir, 'overwrite-b');
+    await mkdir(first, { recursive: true });
+    await mkdir(second, { recursive: true });
+    const env = { WALG_FILE_PREFIX: storeRoot, WALG_PREVENT_WAL_OVERWRITE: 'false' };
+    assert.equal((await runWalship(['wal-push', await writeSegment(first, { name })], env)).code, 0);
+    const replacing = await writeSegment(second, { name, variant: 'from the other primary' });
+    const r = await runWalship(['wal-push', replacing], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /"level":"warn".*already archived as wal_005\/000000010000000000000009\.lz4 with different content.*REPLACED/);
+    const out = join(dir, 'overwrite-out');
+    assert.equal((await runWalship(['wal-fetch', name, out], env)).code, 0);
+    assert.ok((await readFile(out)).equals(await readFile(replacing)), 'the archive now holds the second copy');
+    // The same push without the setting still fails and keeps what is there.
+    assert.equal((await runWalship(['wal-push', join(first, name)], { WALG_FILE_PREFIX: storeRoot })).code, 73);
   });
 
   test('history files are never overwritten with different content', async () => {

@@ -27,7 +27,7 @@ export function registerWalCommands(program: Command, run: CommandRunner): void 
         parseWalFileName(name);
         const { config, driver } = await ctx.store();
         try {
-          const archive = await openWalArchive(config, driver);
+          const archive = await openWalArchive(config, driver, config.wal.preventOverwrite ? undefined : await ctx.logger(config));
           await pushWithin(name, config.wal.pushTimeoutMs, (signal) => pushWalFile(archive, resolve(path), { signal }));
         } finally {
           await driver.close();

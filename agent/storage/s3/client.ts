@@ -6,6 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3StoreConfig, TransferConfig } from '../../config/types.ts';
 import { WalshipError } from '../../errors.ts';
+import { DEFAULT_REGION, regionProvider } from './region.ts';
 
 // The S3 client as walship needs it: no SDK retries (resilient.ts retries,
 // in one place, with one budget), and socket-level timeouts as a second line
@@ -23,10 +24,15 @@ const MAX_SOCKETS = 64;
 const SOCKET_IDLE_FACTOR = 4;
 
 export function createS3Client(store: S3StoreConfig, transfer: TransferConfig): S3Client {
+  // The region question goes through a client like this one, in the default region.
+  return buildClient(store, transfer, regionProvider(store, () => buildClient(store, transfer, DEFAULT_REGION)));
+}
+
+function buildClient(store: S3StoreConfig, transfer: TransferConfig, region: string | (() => Promise<string>)): S3Client {
   const ca = store.caCertFile === undefined ? undefined : readCa(store.caCertFile);
   const checksums = store.checksums === 'when_required' ? 'WHEN_REQUIRED' : undefined;
   const client = new S3Client({
-    region: store.region,
+    region,
     ...(store.endpoint === undefined ? {} : { endpoint: store.endpoint }),
     forcePathStyle: store.forcePathStyle,
     // Absent: the SDK's default chain (environment, profile, web identity, instance role).
