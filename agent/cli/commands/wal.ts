@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openWalArchive } from '../../wal/archive.ts';
-import { fetchWalFile } from '../../wal/fetch.ts';
+import { NO_CHECKSUM_WARNING, fetchWalFile } from '../../wal/fetch.ts';
 import { fetchFailure } from '../../wal/fetch-failure.ts';
 import { pushWalFile } from '../../wal/push.ts';
 import { parseWalFileName } from '../../wal/names.ts';
@@ -40,7 +40,8 @@ export function registerWalCommands(program: Command, run: CommandRunner): void 
         try {
           const { config, driver } = await ctx.store();
           try {
-            const result = await fetchWalFile(await openWalArchive(config, driver), name, resolve(dest));
+            const onNoChecksum = async (file: string, key: string) => (await ctx.logger(config)).warn({ file, key }, NO_CHECKSUM_WARNING);
+            const result = await fetchWalFile(await openWalArchive(config, driver), name, resolve(dest), { onNoChecksum });
             // Not in the archive is how recovery learns it reached the end: no noise in the log.
             return result.outcome === 'not-found' ? catalogue.STORE_NOT_FOUND.exit : 0;
           } finally {
