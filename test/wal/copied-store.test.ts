@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { compressFrameSync } from 'lz4-napi';
+import { startAgentProcess } from '../support/agent-process.ts';
 import { WALSHIP_BIN, runWalship } from '../support/cli.ts';
 import { PgCluster, chownToPostgres, postgresOwnedDir } from '../support/pg-cluster.ts';
 import { switchWal, waitArchived } from '../support/wal-helpers.ts';
@@ -172,6 +173,32 @@ describe('a copied filesystem store keeps its checksums; checksum-less WAL is ch
       const log = await assertRecoversEveryRow(bare, compression, `metadata-less ${compression}`);
       assert.match(log, /"level":"warn".*"msg":"restored a WAL object that carries no checksum: its size and every page header were checked/);
     }
+  });
+
+  test('through the agent too: a metadata-less store restores every row, and the agent warns for each object', { timeout: 300_000 }, async () => {
+    const bare = await copyStore('lz4', COPIES[0]![1]);
+    const wal = join(bare, 'wal_005');
+    for (const f of await readdir(wal)) if (f.endsWith('.walship-meta')) await unlink(join(wal, f));
+    const shared = await postgresOwnedDir('walship-copy-agent-');
+    dirs.push(shared);
+    await chmod(shared, 0o755);
+    const installed = await runWalship(['install-client', shared]);
+    assert.equal(installed.code, 0, installed.stderr);
+    await chownToPostgres(join(shared, 'spool'));
+    const cluster = await recoverFrom(bare, 'lz4');
+    await cluster.setConf({ restore_command: `${join(shared, 'walship-client')} wal-fetch %f %p` });
+    const agent = await startAgentProcess({ WALG_FILE_PREFIX: bare, PGDATA: cluster.dataDir, WALSHIP_SPOOL_DIR: join(shared, 'spool'), WALSHIP_UPLOAD_AHEAD: 'false' });
+    try {
+      await cluster.start();
+      await cluster.waitPromoted();
+      assert.deepEqual(await cluster.query<Row>('select id, note from t order by id'), committed, 'every committed row, row for row');
+    } finally {
+      await agent.stop();
+      await cluster.destroy();
+    }
+    const warned = agent.logs().filter((l) => l.level === 'warn' && /carries no checksum/.test(String(l.msg)));
+    assert.ok(warned.length >= 2, `a warning per restored object: ${warned.length}`);
+    assert.ok(warned.every((l) => typeof l.file === 'string' && String(l.key).startsWith('wal_005/')));
   });
 
   test('checksum-less WAL: a damaged page header in the middle of the segment fails with 126; an intact one is fetched with a warning', { timeout: 120_000 }, async () => {

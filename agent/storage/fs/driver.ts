@@ -57,9 +57,11 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
   async function info(key: string, path: string): Promise<ObjectInfo | undefined> {
     let handle: FileHandle;
     try {
+      // stat first: opening a FIFO or a device would block, and neither is an object.
+      if (!(await exists(path))) return undefined;
       handle = await open(path, 'r');
     } catch (err) {
-      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR') || isCode(err, 'EISDIR')) return undefined;
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined;
       throw fsError(ctx('stat', key), err);
     }
     try {
