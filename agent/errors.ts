@@ -20,6 +20,7 @@ export const catalogue = {
   STORE_REQUEST_FAILED: { exit: 69, retryable: true, summary: 'store request failed' },
   STORE_REJECTED: { exit: 69, retryable: false, summary: 'store rejected the request' },
   STORE_INVALID_KEY: { exit: 65, retryable: false, summary: 'invalid object key' },
+  STORE_CORRUPT: { exit: 65, retryable: false, summary: 'stored object is not the one its metadata describes (damaged or replaced)' },
 
   CODEC_UNSUPPORTED: { exit: 65, retryable: false, summary: 'unsupported object encoding' },
   CODEC_CORRUPT: { exit: 65, retryable: false, summary: 'object data is corrupt' },

@@ -13,6 +13,7 @@ import { holeWarning } from '../wal/archive-hole.ts';
 import { fetchWithin, pushWithin } from '../wal/deadlines.ts';
 import { fetchFailure } from '../wal/fetch-failure.ts';
 import { holeAnswer } from '../wal/hole-policy.ts';
+import { NO_CHECKSUM_WARNING } from '../wal/fetch.ts';
 import { parseWalFileName } from '../wal/names.ts';
 import type { WalshipMetrics } from './metrics.ts';
 import type { WalArchive } from '../wal/push.ts';
@@ -139,7 +140,8 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
   follower?.start();
   const archive = follower ? { ...opened, preEncoded: follower.take.bind(follower) } : opened;
   const owner = await dataOwner(pgdata);
-  const prefetcher = new WalPrefetcher(archive, config.transfer.downloadConcurrency, owner ? { owner } : {}, {
+  const fetchOptions = { ...(owner ? { owner } : {}), onNoChecksum: (name: string, key: string) => void log.warn({ file: name, key }, NO_CHECKSUM_WARNING) };
+  const prefetcher = new WalPrefetcher(archive, config.transfer.downloadConcurrency, fetchOptions, {
     hit: () => metrics.prefetchHits.inc(),
     miss: () => metrics.prefetchMisses.inc(),
   });

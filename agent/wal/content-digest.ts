@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Transform } from 'node:stream';
-import { Xxh64 } from '@node-rs/xxhash';
 import type { ObjectInfo } from '../storage/driver.ts';
 import { hashingTap, type Hasher } from '../util/hash-stream.ts';
+import { createXxh64 } from '../util/xxh64.ts';
 
 // Every WAL object carries a checksum of its plaintext in its metadata:
 // wal-push compares it to tell an identical re-push from a split brain
@@ -28,14 +28,7 @@ export interface ContentDigest {
 }
 
 function hasher(algorithm: DigestAlgorithm): Hasher {
-  if (algorithm === 'sha256') return createHash('sha256');
-  const state = new Xxh64();
-  return {
-    update(chunk) {
-      state.update(chunk);
-    },
-    digest: () => state.digest().toString(16).padStart(16, '0'),
-  };
+  return algorithm === 'sha256' ? createHash('sha256') : createXxh64();
 }
 
 /** Incremental: update() with the content in order, then digest() once. */

@@ -11,6 +11,7 @@ import { archivedDigest, describeDigest, digestTap, type ContentDigest } from '.
 import { parseWalFileName, type WalFileName } from './names.ts';
 import type { WalArchive } from './push.ts';
 import { LONG_HEADER_BYTES, checkSegment, parseSegmentHeader } from './segment-header.ts';
+import { checkAllPages } from './page-check.ts';
 
 // restore_command's half: a file reaches its destination only after
 // decryption, decompression and every check passed, because PostgreSQL
@@ -32,7 +33,16 @@ export interface FetchOptions {
   segmentSize?: number;
   /** Aborts every store call and the download; nothing is left at dest. */
   signal?: AbortSignal;
+  /**
+   * Told of each object restored without a checksum to check it against
+   * (WAL-G wrote it, or its metadata is gone), once the size and every page
+   * header passed: for a warning, since damage inside a record went unseen.
+   */
+  onNoChecksum?: (name: string, key: string) => void | Promise<void>;
 }
+
+/** The log line for onNoChecksum, the same from the CLI and the agent. */
+export const NO_CHECKSUM_WARNING = 'restored a WAL object that carries no checksum: its size and every page header were checked, damage inside a record could not be';
 
 export type FetchResult = { outcome: 'not-found'; hole?: ArchiveHole } | { outcome: 'fetched'; key: string; bytes: number };
 
@@ -112,6 +122,7 @@ export async function fetchWalFile(archive: WalArchive, name: string, dest: stri
       ...(options.owner ? { owner: options.owner } : {}),
       verify: (tmp, written) => verifyRestored(file, info.key, tmp, written, tap.digest(), expected, metadataValue(info, SIZE_METADATA)),
     });
+    if (expected === undefined) await options.onNoChecksum?.(name, info.key);
     return { outcome: 'fetched', key: info.key, bytes };
   } finally {
     options.signal?.removeEventListener('abort', stop);
@@ -128,7 +139,10 @@ async function verifyRestored(file: WalFileName, key: string, tmp: string, bytes
       const page = Buffer.alloc(LONG_HEADER_BYTES);
       const { bytesRead } = await handle.read(page, 0, LONG_HEADER_BYTES, 0);
       try {
-        checkSegment(file, parseSegmentHeader(page.subarray(0, bytesRead), file.name), bytes);
+        const header = parseSegmentHeader(page.subarray(0, bytesRead), file.name);
+        checkSegment(file, header, bytes);
+        // A .partial segment ends where its timeline did: past that, a recycled file's old pages.
+        if (expected === undefined && file.kind === 'segment') await checkAllPages(handle, file, header, bytes);
       } catch (err) {
         throw fail((err as Error).message);
       }

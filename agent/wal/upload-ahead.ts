@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pushWithin } from './deadlines.ts';
 import { pushWalFile, type PushResult, type WalArchive } from './push.ts';
@@ -10,6 +10,39 @@ import { parseWalFileName } from './names.ts';
 // parallel before PostgreSQL asks, so archive_command usually finds its
 // answer waiting. It never writes .done: PostgreSQL does, once
 // archive_command returned 0 — which it only does for a stored segment.
+
+/**
+ * What the file was when an upload began to read it. Any write changes
+ * mtime and ctime (ctime even when mtime is set back, as cp -p does), a
+ * replacement changes the inode: while all of them are the same, the bytes
+ * are the ones uploaded.
+ */
+interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+async function identityOf(path: string): Promise<FileIdentity | undefined> {
+  try {
+    const { dev, ino, size, mtimeNs, ctimeNs } = await stat(path, { bigint: true });
+    return { dev, ino, size, mtimeNs, ctimeNs };
+  } catch {
+    return undefined;
+  }
+}
+
+function isSameFile(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
+  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+interface Upload {
+  /** Taken before the upload read the file. */
+  file: Promise<FileIdentity | undefined>;
+  result: Promise<PushResult>;
+}
 
 export interface UploadAheadOptions {
   pgWalDir: string;
@@ -26,8 +59,8 @@ export interface UploadAheadOptions {
 export class UploadAhead {
   private readonly archive: WalArchive;
   private readonly options: Required<Omit<UploadAheadOptions, 'onUploaded' | 'onError' | 'timeoutMs'>> & Pick<UploadAheadOptions, 'onUploaded' | 'onError' | 'timeoutMs'>;
-  /** Uploads done or under way, by file name: the one place a segment's fate is recorded. */
-  private readonly uploads = new Map<string, Promise<PushResult>>();
+  /** Uploads done or under way, by file name, with the file each read: the one place a segment's fate is recorded. */
+  private readonly uploads = new Map<string, Upload>();
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   /** After a failed upload ahead, a segment waits before the scan retries it (archive_command may still ask at once). */
@@ -81,39 +114,54 @@ export class UploadAhead {
     clearInterval(this.timer);
     this.queue.length = 0;
     this.queued.clear();
-    await Promise.allSettled([...this.uploads.values()]);
+    await Promise.allSettled([...this.uploads.values()].map((u) => u.result));
   }
 
   /**
    * archive_command's request: resolves once the file at path is stored.
-   * Reuses an upload already done or under way for the same file name.
+   * An upload done or under way for the same name answers it only if it
+   * read this very file, unchanged since: PostgreSQL's answer must be about
+   * the bytes it names now. Any other file of that name (another path,
+   * rewritten, replaced) is pushed again, which compares it with the
+   * archived copy and fails with WAL_OVERWRITE_CONFLICT if it differs.
    */
-  ensureArchived(path: string): Promise<PushResult> {
+  async ensureArchived(path: string): Promise<PushResult> {
     const name = basename(path);
-    return this.uploads.get(name) ?? this.upload(name, path);
+    const known = this.uploads.get(name);
+    if (known !== undefined) {
+      const [uploaded, now] = await Promise.all([known.file, identityOf(path)]);
+      if (isSameFile(uploaded, now)) return known.result;
+      // One push of a name at a time: this one then finds the first's object in the store.
+      await known.result.catch(() => undefined);
+    }
+    return this.upload(name, path);
   }
 
   private upload(name: string, path: string): Promise<PushResult> {
     const started = Date.now();
     const { timeoutMs } = this.options;
-    const pushing = timeoutMs === undefined ? pushWalFile(this.archive, path) : pushWithin(name, timeoutMs, (signal) => pushWalFile(this.archive, path, { signal }));
-    const work = pushing.then(
-      (result) => {
-        this.retryAfter.delete(name);
-        this.options.onUploaded?.(name, result, Date.now() - started);
-        return result;
-      },
-      (err: unknown) => {
-        // Forget failures, so the next request or scan tries again, with backoff for the scan.
-        this.uploads.delete(name);
-        const delayMs = Math.min(30_000, (this.retryAfter.get(name)?.delayMs ?? 500) * 2);
-        this.retryAfter.set(name, { at: Date.now() + delayMs, delayMs });
-        throw err;
-      },
-    );
-    this.uploads.set(name, work);
+    const file = identityOf(path);
+    const upload: Upload = {
+      file,
+      result: file.then(() => (timeoutMs === undefined ? pushWalFile(this.archive, path) : pushWithin(name, timeoutMs, (signal) => pushWalFile(this.archive, path, { signal })))).then(
+        (result) => {
+          this.retryAfter.delete(name);
+          this.options.onUploaded?.(name, result, Date.now() - started);
+          return result;
+        },
+        (err: unknown) => {
+          // Forget failures, so the next request or scan tries again, with backoff for the scan.
+          if (this.uploads.get(name) === upload) this.uploads.delete(name);
+          const delayMs = Math.min(30_000, (this.retryAfter.get(name)?.delayMs ?? 500) * 2);
+          this.retryAfter.set(name, { at: Date.now() + delayMs, delayMs });
+          throw err;
+        },
+      ),
+    };
+    this.uploads.delete(name);
+    this.uploads.set(name, upload);
     this.forgetOldest();
-    return work;
+    return upload.result;
   }
 
   private forgetOldest(): void {

@@ -24,10 +24,15 @@ export function makeSegment(spec: SegmentSpec): Buffer {
   // Body: compressible but distinct per name and variant, like real WAL.
   const seed = createHash('sha256').update(`${spec.name}:${spec.variant ?? ''}`).digest();
   for (let off = 8192; off + seed.length <= buf.length; off += 4096) seed.copy(buf, off);
-  buf.writeUInt16LE(spec.magic ?? 0xd110, 0);
-  buf.writeUInt16LE(0x0002, 2);
-  buf.writeUInt32LE(file.timeline, 4);
-  buf.writeBigUInt64LE(spec.pageAddress ?? file.segNo! * BigInt(SEGMENT_SIZE), 8);
+  // Every page starts with its header, as PostgreSQL writes them: the first one long.
+  const start = spec.pageAddress ?? file.segNo! * BigInt(SEGMENT_SIZE);
+  for (let page = 0; page + 24 <= buf.length; page += 8192) {
+    buf.fill(0, page, page + 24);
+    buf.writeUInt16LE(spec.magic ?? 0xd110, page);
+    buf.writeUInt16LE(page === 0 ? 0x0002 : 0, page + 2);
+    buf.writeUInt32LE(file.timeline, page + 4);
+    buf.writeBigUInt64LE(start + BigInt(page), page + 8);
+  }
   buf.writeBigUInt64LE(spec.systemIdentifier ?? 7_300_000_000_000_000_001n, 24);
   buf.writeUInt32LE(SEGMENT_SIZE, 32);
   buf.writeUInt32LE(8192, 36);

@@ -187,11 +187,11 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     const flipped = Buffer.from(original);
     flipped[Math.floor(flipped.length / 2)]! ^= 0x55;
     await writeFile(objectPath, flipped);
-    await assert.rejects(fetchWalFile(archive, SEG2, dest), (e: unknown) => isWalshipError(e) && ['CODEC_CORRUPT', 'WAL_INTEGRITY'].includes(e.code));
+    await assert.rejects(fetchWalFile(archive, SEG2, dest), (e: unknown) => isWalshipError(e) && ['STORE_CORRUPT', 'CODEC_CORRUPT', 'WAL_INTEGRITY'].includes(e.code));
     await assert.rejects(stat(dest), 'no destination file after a tampered object');
 
     await writeFile(objectPath, original.subarray(0, original.length - 100));
-    await assert.rejects(fetchWalFile(archive, SEG2, dest), (e: unknown) => isWalshipError(e) && ['CODEC_CORRUPT', 'WAL_INTEGRITY'].includes(e.code));
+    await assert.rejects(fetchWalFile(archive, SEG2, dest), (e: unknown) => isWalshipError(e) && ['STORE_CORRUPT', 'CODEC_CORRUPT', 'WAL_INTEGRITY'].includes(e.code));
     await assert.rejects(stat(dest), 'no destination file after a truncated object');
     const leftovers = (await readdir(dir)).filter((f) => f.includes('tampered-dest'));
     assert.deepEqual(leftovers, [], 'no temp files left');
@@ -199,7 +199,7 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     const r = await runWalship(['wal-fetch', SEG2, dest], { WALG_FILE_PREFIX: storeRoot });
     assert.notEqual(r.code, 0);
     assert.notEqual(r.code, 74);
-    assert.match(r.stderr, /CODEC_CORRUPT|WAL_INTEGRITY/);
+    assert.match(r.stderr, /STORE_CORRUPT|CODEC_CORRUPT|WAL_INTEGRITY/);
     await writeFile(objectPath, original);
   });
 
@@ -272,7 +272,7 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     const flipped = Buffer.from(original);
     flipped[flipped.length - 30]! ^= 0x01;
     await writeFile(objectPath, flipped);
-    await assert.rejects(fetchWalFile(reader, '000000010000000000000004', join(dir, 'x3')), (e: unknown) => isWalshipError(e) && ['CRYPTO_INTEGRITY', 'CODEC_CORRUPT', 'WAL_INTEGRITY'].includes(e.code));
+    await assert.rejects(fetchWalFile(reader, '000000010000000000000004', join(dir, 'x3')), (e: unknown) => isWalshipError(e) && ['STORE_CORRUPT', 'CRYPTO_INTEGRITY', 'CODEC_CORRUPT', 'WAL_INTEGRITY'].includes(e.code));
     await assert.rejects(stat(join(dir, 'x3')));
     void Readable;
   });

@@ -119,6 +119,29 @@ describe('SegmentFollower', () => {
     follower.stop();
   });
 
+  test('a push of another file under the followed name gets that file, never what was followed', async () => {
+    const content = segmentBytes(8n, 'e');
+    const wal = await pgWal(8n, content, PAGES);
+    const elsewhere = join(root, `elsewhere-${++counter}`);
+    await import('node:fs/promises').then((fs) => fs.mkdir(elsewhere));
+    const otherPath = join(elsewhere, wal.name);
+    // Diverged in pages the follower has read (a split brain early on), and only in the last page (late).
+    const early = Buffer.from(content);
+    early[10 * PAGE + 100]! ^= 0x01;
+    const late = Buffer.from(content);
+    late[SEGMENT - 100]! ^= 0x01;
+    for (const [other, label] of [[early, 'early'], [late, 'late']] as const) {
+      const follower = new SegmentFollower(wal.dir, codec);
+      follower.poll(1);
+      follower.poll(2);
+      await writeFile(otherPath, other);
+      const taken = await follower.take(wal.name, otherPath);
+      if (label === 'early') assert.equal(taken, undefined, 'the followed pages differ: declined, the push reads the file itself');
+      else await assertTaken(codec, taken, other);
+      follower.stop();
+    }
+  });
+
   test('pages left in a recycled file are not taken for new ones, and the segment after is followed when it begins', async () => {
     const first = segmentBytes(7n, 'd');
     const wal = await pgWal(7n, first, PAGES);

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openWalArchive } from '../../wal/archive.ts';
-import { fetchWalFile } from '../../wal/fetch.ts';
+import { NO_CHECKSUM_WARNING, fetchWalFile } from '../../wal/fetch.ts';
 import { holeWarning } from '../../wal/archive-hole.ts';
 import { fetchWithin, pushWithin } from '../../wal/deadlines.ts';
 import { fetchFailure } from '../../wal/fetch-failure.ts';
@@ -49,7 +49,8 @@ export function registerWalCommands(program: Command, run: CommandRunner): void 
             const target = resolve(dest);
             const { holes, why } = holeAnswer(config.wal.fetchHole, target);
             const archive = await openWalArchive(config, driver);
-            const result = await fetchWithin(name, config.wal.fetchTimeoutMs, (signal) => fetchWalFile(archive, name, target, { holes, signal }));
+            const onNoChecksum = async (file: string, key: string) => (await ctx.logger(config)).warn({ file, key }, NO_CHECKSUM_WARNING);
+            const result = await fetchWithin(name, config.wal.fetchTimeoutMs, (signal) => fetchWalFile(archive, name, target, { holes, signal, onNoChecksum }));
             if (result.outcome === 'fetched') return 0;
             // Not in the archive is how recovery learns it reached the end: no noise in the log, unless it is a hole.
             if (result.hole) writeLine(ctx.io.stderr, holeWarning(result.hole, why));

@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
+import type { Readable, Transform } from 'node:stream';
 import { chown, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FsStoreConfig } from '../../config/types.ts';
@@ -8,17 +9,15 @@ import { notFound, type ErrorContext } from '../classify.ts';
 import type { BodySource, GetResult, ListPage, ObjectInfo, ObjectMetadata, StorageDriver } from '../driver.ts';
 import { walkKeys } from './walk.ts';
 import { isInternalName, metaPathFor, tempPathFor } from './names.ts';
+import { hashStored, matchByContent, matchByFile, mismatch, newSidecar, parseSidecar, rebind, storedHasher, verifyingStream, type Binding, type FileIdentity, type Sidecar } from './sidecar.ts';
 
 // A directory as an object store. Objects are plain files, so an operator
-// can `lz4 -d` them by hand; metadata sits in a hidden sidecar that names
-// the inode of the data file it describes, so a crash between the two
-// renames can never pair an object with another object's metadata.
+// can `lz4 -d` them by hand, and the store can be copied with cp -a, rsync
+// or tar; metadata sits in a hidden sidecar bound to the bytes it describes
+// (sidecar.ts), so neither a crash between the two renames nor a copy can
+// pair an object with metadata that is not its own.
 
-interface Sidecar {
-  ino: number;
-  size: number;
-  metadata: ObjectMetadata;
-}
+const identityOf = (st: Stats): FileIdentity => ({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
 
 export function createFsDriver(config: FsStoreConfig): StorageDriver {
   const root = config.root;
@@ -31,24 +30,78 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
   };
   const ctx = (op: string, key?: string): ErrorContext => ({ op, location, ...(key === undefined ? {} : { key }) });
 
-  async function readMetadata(path: string, ino: number): Promise<ObjectMetadata | undefined> {
+  async function readSidecar(path: string, where: string): Promise<Sidecar | undefined> {
+    let text: string;
     try {
-      const sidecar = JSON.parse(await readFile(metaPathFor(path), 'utf8')) as Sidecar;
-      return sidecar.ino === ino ? sidecar.metadata : undefined;
-    } catch {
-      return undefined;
+      text = await readFile(metaPathFor(path), 'utf8');
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined;
+      throw err;
+    }
+    try {
+      return parseSidecar(text);
+    } catch (err) {
+      throw new WalshipError('STORE_CORRUPT', `${where}: its metadata file ${metaPathFor(path)} is unreadable (${(err as Error).message}); nothing is read from it`, { cause: err });
     }
   }
 
+  /** The binding that describes the open file's bytes; reads them only when the file is not the one the sidecar was written for (a copied store). */
+  async function bindingFor(path: string, handle: FileHandle, st: Stats, where: string): Promise<Binding | undefined> {
+    const file = identityOf(st);
+    const match = matchByFile(await readSidecar(path, where), file);
+    if ('settled' in match) return match.settled;
+    if (match.candidates.length === 0) throw mismatch([], file, undefined, where);
+    return matchByContent(match.candidates, file, await hashStored(handle, st.size), where);
+  }
+
   async function info(key: string, path: string): Promise<ObjectInfo | undefined> {
+    let handle: FileHandle;
     try {
-      const st = await stat(path);
-      if (!st.isFile()) return undefined;
-      const metadata = await readMetadata(path, st.ino);
-      return { key, size: st.size, lastModified: st.mtime, ...(metadata ? { metadata } : {}) };
+      // stat first: opening a FIFO or a device would block, and neither is an object.
+      if (!(await exists(path))) return undefined;
+      handle = await open(path, 'r');
     } catch (err) {
       if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined;
       throw fsError(ctx('stat', key), err);
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) return undefined;
+      const metadata = (await bindingFor(path, handle, st, `${location}/${key}`))?.metadata;
+      return { key, size: st.size, lastModified: st.mtime, ...(metadata ? { metadata } : {}) };
+    } catch (err) {
+      throw fsError(ctx('stat', key), err);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async function exists(path: string): Promise<boolean> {
+    try {
+      return (await stat(path)).isFile();
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return false;
+      throw err;
+    }
+  }
+
+  /** What describes the object about to be replaced, so that a crash between put's two renames leaves it readable; undefined if nothing does. */
+  async function currentBinding(path: string): Promise<Binding | undefined> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const st = await handle.stat();
+      const binding = st.isFile() ? await bindingFor(path, handle, st, path) : undefined;
+      return binding && rebind(binding, identityOf(st));
+    } catch {
+      // Damaged or foreign bytes: nothing to keep describing.
+      return undefined;
+    } finally {
+      await handle.close();
     }
   }
 
@@ -71,16 +124,19 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
    * fsynced. The two fsyncs run at once (a journaling filesystem commits
    * them together): every millisecond here is one archive_command waits for.
    */
-  async function stage(path: string, body: BodySource, metadata: ObjectMetadata) {
+  async function stage(path: string, body: BodySource, metadata: ObjectMetadata, previous?: Binding) {
     await makeParents(path);
     const dataTmp = tempPathFor(path);
     const metaTmp = tempPathFor(metaPathFor(path));
     try {
       const handle = await open(dataTmp, 'wx', 0o640);
       try {
-        for await (const chunk of body()) await writeAll(handle, chunk as Buffer);
-        const st = await handle.stat();
-        const sidecar: Sidecar = { ino: st.ino, size: st.size, metadata };
+        const stored = storedHasher();
+        for await (const chunk of body()) {
+          stored.update(chunk as Buffer);
+          await writeAll(handle, chunk as Buffer);
+        }
+        const sidecar = newSidecar(identityOf(await handle.stat()), stored.digest(), metadata, previous);
         await Promise.all([handle.datasync(), writeFile(metaTmp, JSON.stringify(sidecar), { flag: 'wx', mode: 0o640, flush: true })]);
       } finally {
         await handle.close();
@@ -102,7 +158,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     async put(key, body, options = {}) {
       const path = pathOf(key);
       try {
-        const { dataTmp, metaTmp } = await stage(path, body, options.metadata ?? {});
+        const { dataTmp, metaTmp } = await stage(path, body, options.metadata ?? {}, await currentBinding(path));
         await rename(metaTmp, metaPathFor(path));
         await rename(dataTmp, path);
         await fsyncDir(dirname(path));
@@ -113,9 +169,9 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
 
     async putIfAbsent(key, body, options = {}) {
       const path = pathOf(key);
-      if (await info(key, path)) return false;
       let staged: { dataTmp: string; metaTmp: string } | undefined;
       try {
+        if (await exists(path)) return false;
         staged = await stage(path, body, options.metadata ?? {});
         // link(2) fails if the name exists: the atomic create-if-absent that rename lacks.
         try {
@@ -150,13 +206,32 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
       try {
         const st = await handle.stat();
         if (!st.isFile()) throw notFound(ctx('get', key));
-        const metadata = await readMetadata(path, st.ino);
+        const where = `${location}/${key}`;
+        const file = identityOf(st);
+        const match = matchByFile(await readSidecar(path, where), file);
         const range = options.range;
-        const body = createReadStream('', {
-          fd: handle,
-          highWaterMark: 1024 * 1024,
-          ...(range ? { start: range.start, ...(range.end === undefined ? {} : { end: range.end }) } : {}),
-        });
+        const raw = () =>
+          createReadStream('', {
+            fd: handle,
+            highWaterMark: 1024 * 1024,
+            ...(range ? { start: range.start, ...(range.end === undefined ? {} : { end: range.end }) } : {}),
+          });
+        let binding: Binding | undefined;
+        let body: Readable;
+        if ('settled' in match) {
+          binding = match.settled;
+          body = raw();
+        } else if (match.candidates.length === 0) {
+          throw mismatch([], file, undefined, where);
+        } else if (range === undefined && match.candidates.length === 1) {
+          // A whole read of a copied object: checked as it streams, so it is read once.
+          binding = match.candidates[0]!;
+          body = verifiedRead(raw(), verifyingStream(binding, file, where));
+        } else {
+          binding = matchByContent(match.candidates, file, await hashStored(handle, st.size), where);
+          body = raw();
+        }
+        const metadata = binding?.metadata;
         return { body, info: { key, size: st.size, lastModified: st.mtime, ...(metadata ? { metadata } : {}) } };
       } catch (err) {
         await handle.close().catch(() => undefined);
@@ -194,6 +269,13 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
 
     close: async () => undefined,
   };
+}
+
+/** raw's bytes through the verifier: raw's errors become the body's, and a body let go of early closes the file. */
+function verifiedRead(raw: Readable, verifier: Transform): Readable {
+  raw.on('error', (err) => verifier.destroy(err));
+  verifier.on('close', () => raw.destroy());
+  return raw.pipe(verifier);
 }
 
 function isCode(err: unknown, code: string): boolean {
