@@ -71,7 +71,7 @@ describe('backups in an encrypted store', () => {
     const tampered = await runWalship(['backup-fetch', tamperedWhere.dataDir, 'LATEST', '--restore-command', walshipCommand('wal-fetch %f %p')], restoring);
     await flip();
     assert.equal(tampered.code, 65, describeCli(tampered));
-    assert.match(tampered.stderr, /walship: (CRYPTO_INTEGRITY|CODEC_CORRUPT|BACKUP_CORRUPT): /);
+    assert.match(tampered.stderr, /walship: (CRYPTO_INTEGRITY|CODEC_CORRUPT|BACKUP_CORRUPT|STORE_CORRUPT): /);
     assert.ok(tampered.stderr.includes(largest.p), `names the part: ${tampered.stderr}`);
     assert.equal(await exists(join(tamperedWhere.dataDir, 'global', 'pg_control')), false);
 
