@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { chown, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import type { FsStoreConfig } from '../../config/types.ts';
 import { WalshipError } from '../../errors.ts';
 import { fsyncDir } from '../../util/atomic-file.ts';
@@ -31,6 +31,25 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
   };
   const ctx = (op: string, key?: string): ErrorContext => ({ op, location, ...(key === undefined ? {} : { key }) });
 
+  // The root is never created here: a volume not mounted, or a directory
+  // moved away, would otherwise become a fresh, empty archive that takes
+  // PostgreSQL's segments while the real one is elsewhere. Only
+  // `walship st init` creates it (see ./init.ts).
+  async function rootMissing(): Promise<boolean> {
+    try {
+      return !(await stat(root)).isDirectory();
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return true;
+      throw err;
+    }
+  }
+  const noRoot = (c: ErrorContext) => missingRootError(c, root);
+  /** ENOENT means "no such object" only while the root is there. */
+  async function whenMissing<T>(c: ErrorContext, absent: () => T): Promise<T> {
+    if (await rootMissing()) throw noRoot(c);
+    return absent();
+  }
+
   async function readMetadata(path: string, ino: number): Promise<ObjectMetadata | undefined> {
     try {
       const sidecar = JSON.parse(await readFile(metaPathFor(path), 'utf8')) as Sidecar;
@@ -47,7 +66,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
       const metadata = await readMetadata(path, st.ino);
       return { key, size: st.size, lastModified: st.mtime, ...(metadata ? { metadata } : {}) };
     } catch (err) {
-      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined;
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return whenMissing(ctx('stat', key), () => undefined);
       throw fsError(ctx('stat', key), err);
     }
   }
@@ -59,11 +78,26 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
   const storeOwner = () =>
     (owner ??= process.getuid?.() !== 0 ? Promise.resolve(undefined) : stat(root).then((st) => (st.uid === 0 ? undefined : { uid: st.uid, gid: st.gid }), () => undefined));
 
-  async function makeParents(path: string): Promise<void> {
-    const first = await mkdir(dirname(path), { recursive: true });
-    const o = first === undefined ? undefined : await storeOwner();
-    if (!o || first === undefined) return;
-    for (let dir = dirname(path); dir.length >= first.length; dir = dirname(dir)) await chown(dir, o.uid, o.gid);
+  /**
+   * Makes the directories between the root and path, one level at a time
+   * and never recursively, so that a root that vanished fails (ENOENT on
+   * its first level) instead of being made again.
+   */
+  async function makeParents(path: string, c: ErrorContext): Promise<void> {
+    const parts = relative(root, dirname(path)).split(sep).filter((p) => p !== '');
+    let dir = root;
+    for (const part of parts) {
+      dir = join(dir, part);
+      try {
+        await mkdir(dir);
+      } catch (err) {
+        if (isCode(err, 'EEXIST')) continue;
+        if (isCode(err, 'ENOENT') && (await rootMissing())) throw noRoot(c);
+        throw err;
+      }
+      const o = await storeOwner();
+      if (o) await chown(dir, o.uid, o.gid);
+    }
   }
 
   /**
@@ -71,8 +105,8 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
    * fsynced. The two fsyncs run at once (a journaling filesystem commits
    * them together): every millisecond here is one archive_command waits for.
    */
-  async function stage(path: string, body: BodySource, metadata: ObjectMetadata) {
-    await makeParents(path);
+  async function stage(path: string, body: BodySource, metadata: ObjectMetadata, c: ErrorContext) {
+    await makeParents(path, c);
     const dataTmp = tempPathFor(path);
     const metaTmp = tempPathFor(metaPathFor(path));
     try {
@@ -91,6 +125,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     } catch (err) {
       await rm(dataTmp, { force: true });
       await rm(metaTmp, { force: true });
+      if (isCode(err, 'ENOENT') && (await rootMissing())) throw noRoot(c);
       throw err;
     }
   }
@@ -102,7 +137,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     async put(key, body, options = {}) {
       const path = pathOf(key);
       try {
-        const { dataTmp, metaTmp } = await stage(path, body, options.metadata ?? {});
+        const { dataTmp, metaTmp } = await stage(path, body, options.metadata ?? {}, ctx('put', key));
         await rename(metaTmp, metaPathFor(path));
         await rename(dataTmp, path);
         await fsyncDir(dirname(path));
@@ -116,7 +151,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
       if (await info(key, path)) return false;
       let staged: { dataTmp: string; metaTmp: string } | undefined;
       try {
-        staged = await stage(path, body, options.metadata ?? {});
+        staged = await stage(path, body, options.metadata ?? {}, ctx('put-if-absent', key));
         // link(2) fails if the name exists: the atomic create-if-absent that rename lacks.
         try {
           await link(staged.dataTmp, path);
@@ -144,7 +179,8 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
       try {
         handle = await open(path, 'r');
       } catch (err) {
-        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR') || isCode(err, 'EISDIR')) throw notFound(ctx('get', key));
+        if (isCode(err, 'EISDIR')) throw notFound(ctx('get', key));
+        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return whenMissing(ctx('get', key), () => { throw notFound(ctx('get', key)); });
         throw fsError(ctx('get', key), err);
       }
       try {
@@ -169,6 +205,8 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     async listPage(prefix, options = {}): Promise<ListPage> {
       const pageSize = options.pageSize ?? 1000;
       const objects: ObjectInfo[] = [];
+      // The walk takes a missing directory for an empty one, which is right below the root only.
+      if (await rootMissing()) throw noRoot(ctx('list', prefix));
       try {
         for await (const entry of walkKeys(root, prefix, options.token)) {
           if (objects.length === pageSize) return { objects, nextToken: objects[objects.length - 1]!.key };
@@ -181,6 +219,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     },
 
     async deleteMany(keys) {
+      if (keys.length > 0 && (await rootMissing())) throw noRoot(ctx('delete'));
       try {
         for (const key of keys) {
           const path = pathOf(key);
@@ -207,6 +246,15 @@ async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
 
 function ignoreMissing(err: unknown): void {
   if (!isCode(err, 'ENOENT') && !isCode(err, 'ENOTDIR')) throw err;
+}
+
+function missingRootError(ctx: ErrorContext, root: string): WalshipError {
+  const where = ctx.key === undefined ? ctx.location : `${ctx.location}/${ctx.key}`;
+  return new WalshipError(
+    'STORE_NO_BUCKET',
+    `${ctx.op} ${where}: the store's root directory ${root} does not exist (a volume not mounted, or the directory moved away?); walship never creates it on its own: check the mount, or create a new archive with \`walship st init\``,
+    { details: { op: ctx.op, root } },
+  );
 }
 
 function fsError(ctx: ErrorContext, err: unknown): WalshipError {
