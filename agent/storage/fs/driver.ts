@@ -37,7 +37,8 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
   // `walship st init` creates it (see ./init.ts).
   async function rootMissing(): Promise<boolean> {
     try {
-      return !(await stat(root)).isDirectory();
+      await stat(root);
+      return false;
     } catch (err) {
       if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return true;
       throw err;
