@@ -51,10 +51,19 @@ export async function readIdentity(store: StorageDriver): Promise<{ record: Iden
   }
 }
 
-/** The first WAL or backup object in the archive, or undefined for an archive with no history. */
+/** A WAL segment (or partial segment) object: what only a cluster's history holds. */
+const SEGMENT_OBJECT = /^wal_005\/[0-9A-F]{24}(\.partial)?(\.[a-z0-9]*)?$/;
+
+/**
+ * The first WAL segment or backup object in the archive, or undefined for
+ * an archive with no history. Timeline history and backup label files do
+ * not count: they carry no system identifier, so they are archived without
+ * recording one (a promoted clone's first file is its .history), and there
+ * are a handful of them at most, so one page finds a segment past them.
+ */
 export async function firstHistoryObject(store: StorageDriver): Promise<string | undefined> {
-  const pages = await Promise.all(HISTORY_PREFIXES.map((p) => store.listPage(p, { pageSize: 1 })));
-  return pages.flatMap((p) => p.objects)[0]?.key;
+  const [wal, backups] = await Promise.all(HISTORY_PREFIXES.map((p, i) => store.listPage(p, { pageSize: i === 0 ? 1000 : 1 })));
+  return wal!.objects.find((o) => SEGMENT_OBJECT.test(o.key))?.key ?? backups!.objects[0]?.key;
 }
 
 /** Writes the identity unless one exists; resolves to the record the archive then holds. */
@@ -153,6 +162,15 @@ export class ClusterIdentity {
       }
     }
     if (record.systemIdentifier !== facts.systemIdentifier) throw foreignClusterError(this.store, what, facts.systemIdentifier, record);
+  }
+
+  /**
+   * For files that name no system (timeline history, backup labels): once
+   * this process has seen the archive's identity, the archive must still
+   * hold it; before that there is nothing to check them against.
+   */
+  async confirmIfKnown(): Promise<void> {
+    if (this.known) await this.confirm(this.known);
   }
 
   /** A WAL segment's check before it is archived. */

@@ -45,15 +45,15 @@ export async function pushWalFile(archive: WalArchive, path: string): Promise<Pu
   // it: after a failure, a request the store never answered might.
   let reusable = false;
   try {
-    let identity: Promise<void> | undefined;
+    let identity: Promise<void>;
     let systemIdentifier: string | undefined;
     if (file.kind === 'segment' || file.kind === 'partial') {
       const header = parseSegmentHeader(local.head, file.name);
       checkSegment(file, header, local.size);
       systemIdentifier = header.systemIdentifier.toString();
       identity = archive.identity.check(header, file.name);
-      identity.catch(() => undefined);
-    }
+    } else identity = archive.identity.confirmIfKnown();
+    identity.catch(() => undefined);
     const { size } = local;
     // Compressing (in libuv's pool) and looking for an archived copy run at
     // once: each is a few milliseconds PostgreSQL may be waiting for. The

@@ -11,6 +11,9 @@ import { archiveAll, backupTestResources, describeCli, fetchAndStart, listBackup
 import { filesystemStore } from '../support/backup-stores.ts';
 import { runWalship } from '../support/cli.ts';
 import { PgCluster } from '../support/pg-cluster.ts';
+import { makeSegment } from '../support/wal-segments.ts';
+import { parseWalFileName, segmentName } from '../../agent/wal/names.ts';
+import { compressFrameSync } from 'lz4-napi';
 
 // Issue 11, part 5: a second cluster pointed at the same prefix by mistake
 // must not put a backup in this archive, and a backup of another database
@@ -113,5 +116,37 @@ describe("another cluster's backup in this archive", () => {
     clusters.push(restored.cluster);
     assert.equal(restored.backup, b2);
     assert.deepEqual(await restored.cluster.query<{ id: number; phase: string }>('select id, phase from t order by id'), committed);
+  });
+
+  test("a backup whose end segment in the archive is another cluster's is refused and never listed", { timeout: 180_000 }, async () => {
+    const fresh = await filesystemStore.start('foreign-wal');
+    const cleanup = fresh.stop;
+    try {
+      const source = await startArchivingSource(fresh.env);
+      clusters.push(source);
+      await source.query('create table t (id int primary key)');
+      await archiveAll(source);
+      // Another cluster's WAL, written without walship's metadata (as WAL-G
+      // writes), under the names this cluster is about to use: its own
+      // wal-push of them then fails as a conflict, and the backup's wait
+      // finds the foreign segment.
+      const [{ current }] = (await source.query<{ current: string }>('select pg_walfile_name(pg_current_wal_lsn()) as current')) as [{ current: string }];
+      const driver = await openStore(fresh.config, testTransfer);
+      try {
+        const start = parseWalFileName(current).segNo!;
+        for (let n = 0n; n < 4n; n++) {
+          const name = segmentName(1, start + n);
+          await driver.put(`wal_005/${name}.lz4`, () => Readable.from([compressFrameSync(makeSegment({ name, systemIdentifier: 42n }))]));
+        }
+      } finally {
+        await driver.close();
+      }
+      const r = await runWalship(['backup-push'], { ...pgEnv(source), ...fresh.env, WALSHIP_BACKUP_WAL_TIMEOUT: '20s' });
+      assert.equal(r.code, 65, describeCli(r));
+      assert.match(r.stderr, /WAL_FOREIGN_CLUSTER: wal_005\/[0-9A-F]{24}\.lz4 in .*, the WAL segment this backup ends in, belongs to database system 42, not to this cluster/);
+      assert.deepEqual(await listBackups(fresh.env), [], 'no backup is listed');
+    } finally {
+      await cleanup();
+    }
   });
 });

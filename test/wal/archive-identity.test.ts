@@ -159,4 +159,19 @@ describe('a filesystem store root that does not exist', () => {
     assert.notEqual(onFile.code, 0);
     assert.match(onFile.stderr, /exists and is not a directory/);
   });
+
+  test("a promoted clone's first file, its timeline history, starts no lost-identity alarm", { timeout: 60_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'walship-history-'));
+    dirs.push(dir);
+    const root = join(dir, 'store');
+    const env = { WALG_FILE_PREFIX: root };
+    assert.equal((await runWalship(['st', 'init'], env)).code, 0);
+    const history = join(dir, '00000002.history');
+    await writeFile(history, '1\t0/3000000\tno recovery target specified\n');
+    const pushed = await runWalship(['wal-push', history], env);
+    assert.equal(pushed.code, 0, describeCli(pushed));
+    const segment = await runWalship(['wal-push', await writeSegment(dir, { name: '000000020000000000000003' })], env);
+    assert.equal(segment.code, 0, describeCli(segment));
+    assert.ok(await stat(join(root, 'walship', 'cluster.json')), 'the segment recorded the identity');
+  });
 });
