@@ -33,6 +33,7 @@ export const catalogue = {
   WAL_BAD_NAME: { exit: 64, retryable: false, summary: 'not a WAL file name' },
   WAL_NOT_A_SEGMENT: { exit: 65, retryable: false, summary: 'file is not a valid WAL segment' },
   WAL_FOREIGN_CLUSTER: { exit: 65, retryable: false, summary: "WAL of another cluster" },
+  ARCHIVE_IDENTITY_MISSING: { exit: 65, retryable: false, summary: 'the archive holds WAL or backups (or was archived into) but its cluster identity is missing' },
   WAL_OVERWRITE_CONFLICT: { exit: 73, retryable: false, summary: 'archived WAL file exists with different content (split-brain or corruption suspected)' },
   WAL_INTEGRITY: { exit: 65, retryable: false, summary: 'restored WAL file failed verification' },
   // PostgreSQL takes any restore_command exit below 126 for "not in the
@@ -48,6 +49,7 @@ export const catalogue = {
   PG_UNREACHABLE: { exit: 69, retryable: true, summary: 'PostgreSQL unreachable' },
   PG_BACKUP_FAILED: { exit: 70, retryable: false, summary: 'PostgreSQL refused or failed the backup' },
   BACKUP_WAL_MISSING: { exit: 75, retryable: true, summary: "the WAL a backup needs did not reach the store in time" },
+  BACKUP_FOREIGN_CLUSTER: { exit: 65, retryable: false, summary: "backup of another cluster than the archive's" },
   BACKUP_CORRUPT: { exit: 65, retryable: false, summary: 'backup data failed verification' },
   BACKUP_LOCKED: { exit: 75, retryable: true, summary: 'another backup is running' },
   RESTORE_REFUSED: { exit: 73, retryable: false, summary: 'refusing to restore into that directory' },

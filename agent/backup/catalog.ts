@@ -7,6 +7,7 @@ import { WalshipError, isWalshipError } from '../errors.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { listAll } from '../storage/list.ts';
 import { BACKUP_PREFIX, nameFromSentinelKey, sentinelKey } from './layout.ts';
+import { readIdentity } from '../wal/cluster-identity.ts';
 import { MANIFEST_FORMAT, type BackupManifest, type BackupSentinel } from './manifest.ts';
 
 // Finding and reading backups. Backups are ordered by their recorded start
@@ -46,8 +47,54 @@ export async function writeSentinel(store: StorageDriver, sentinel: BackupSentin
   await store.put(sentinelKey(sentinel.name), () => Readable.from([body]), { contentLength: body.length, metadata: { 'walship-kind': 'backup-sentinel' } });
 }
 
-/** Every complete backup, oldest first by start time. */
+export interface BackupCatalogue {
+  /** The complete backups of the archive's database system (every one, when the archive records none), oldest first by start time. */
+  backups: BackupSentinel[];
+  /**
+   * Complete backups of other database systems, oldest first: written by a
+   * cluster pointed at this prefix by mistake. Listed apart, never LATEST,
+   * never counted or deleted by a retention rule.
+   */
+  foreign: BackupSentinel[];
+  /** The archive's system identifier, from walship/cluster.json. */
+  systemIdentifier?: string;
+}
+
+/** The archive's own identifier; an unreadable identity filters nothing (the push commands refuse it loudly). */
+async function archiveSystemIdentifier(store: StorageDriver): Promise<string | undefined> {
+  try {
+    return (await readIdentity(store))?.record.systemIdentifier;
+  } catch (err) {
+    if (isWalshipError(err, 'CODEC_CORRUPT')) return undefined;
+    throw err;
+  }
+}
+
+/** Every complete backup, this archive's apart from other clusters'. */
+export async function readCatalogue(store: StorageDriver): Promise<BackupCatalogue> {
+  const [all, systemIdentifier] = await Promise.all([listAllBackups(store), archiveSystemIdentifier(store)]);
+  if (systemIdentifier === undefined) return { backups: all, foreign: [] };
+  return {
+    backups: all.filter((b) => b.systemIdentifier === systemIdentifier),
+    foreign: all.filter((b) => b.systemIdentifier !== systemIdentifier),
+    systemIdentifier,
+  };
+}
+
+/** This archive's complete backups, oldest first by start time (see readCatalogue). */
 export async function listBackups(store: StorageDriver): Promise<BackupSentinel[]> {
+  return (await readCatalogue(store)).backups;
+}
+
+/** A warning line for each foreign backup. */
+export function describeForeign(catalogue: BackupCatalogue): string[] {
+  return catalogue.foreign.map(
+    (b) => `warning: backup ${b.name} (host ${b.hostname}, ${b.startTime}) belongs to database system ${b.systemIdentifier}, not to this archive's ${catalogue.systemIdentifier}: another cluster was pointed at this prefix; it is never LATEST and no retention rule deletes it`,
+  );
+}
+
+/** Every complete backup whatever its cluster, oldest first by start time. */
+async function listAllBackups(store: StorageDriver): Promise<BackupSentinel[]> {
   const names: string[] = [];
   for await (const o of listAll(store, BACKUP_PREFIX)) {
     const name = nameFromSentinelKey(o.key);
@@ -95,6 +142,15 @@ export async function resolveBackup(store: StorageDriver, nameOrLatest: string, 
     if (!sentinel) {
       const names = (await listBackups(store)).map((b) => b.name);
       throw new WalshipError('STORE_NOT_FOUND', `no complete backup named ${nameOrLatest} in ${store.location}${names.length ? `; backups: ${names.join(', ')}` : '; there are no backups'}`);
+    }
+    const own = await archiveSystemIdentifier(store);
+    if (own !== undefined && sentinel.systemIdentifier !== own) {
+      // Its WAL is not in this archive: a restore would stop at "could not locate required checkpoint record".
+      throw new WalshipError(
+        'BACKUP_FOREIGN_CLUSTER',
+        `backup ${nameOrLatest} in ${store.location} belongs to database system ${sentinel.systemIdentifier}, not to this archive's ${own}: it was written by another cluster pointed at this prefix, and this archive does not hold its WAL`,
+        { details: { backup: nameOrLatest, systemIdentifier: sentinel.systemIdentifier, archiveSystemIdentifier: own } },
+      );
     }
     return sentinel;
   }

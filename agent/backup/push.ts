@@ -10,6 +10,7 @@ import { connectPg } from '../pg/connection.ts';
 import { serverFacts, startBackup, stopBackup, type ServerFacts } from '../pg/backup-session.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { listAll } from '../storage/list.ts';
+import { archivedSystemIdentifier } from '../wal/archived-identity.ts';
 import { findArchived } from '../wal/layout.ts';
 import { formatLsn, segmentNameForLsn } from '../wal/names.ts';
 import type { WalArchive } from '../wal/push.ts';
@@ -39,6 +40,11 @@ export interface BackupPushOptions {
 }
 
 const PG_CONTROL_SIZE = 8192;
+
+/** server_version_num to the major version a segment's page magic names (150018 -> 15). */
+function majorVersion(versionNum: number): number {
+  return Math.floor(versionNum / 10000);
+}
 
 async function readPgControl(pgdata: string): Promise<Buffer> {
   const handle = await open(join(pgdata, 'global', 'pg_control'), 'r').catch((err: unknown) => {
@@ -70,12 +76,26 @@ async function uniqueName(store: StorageDriver, base: string): Promise<string> {
   }
 }
 
-async function waitForWal(store: StorageDriver, walFile: string, timeoutMs: number, log: Logger): Promise<void> {
+async function waitForWal(archive: WalArchive, walFile: string, systemIdentifier: string, timeoutMs: number, log: Logger): Promise<void> {
+  const store = archive.store;
   const deadline = Date.now() + timeoutMs;
   // The segment usually lands a few hundred milliseconds after the stop: look often at first.
   let delay = 50;
   for (;;) {
-    if (await findArchived(store, walFile)) return;
+    const found = await findArchived(store, walFile);
+    if (found) {
+      // A segment of that name from another cluster would make the backup unrestorable.
+      const owner = await archivedSystemIdentifier(archive, found, walFile);
+      if (owner === undefined) log.warn({ walFile, key: found.key }, 'the backup end segment is encrypted and only the public key is configured: its system identifier is not checked');
+      else if (owner !== systemIdentifier) {
+        throw new WalshipError(
+          'WAL_FOREIGN_CLUSTER',
+          `${found.key} in ${store.location}, the WAL segment this backup ends in, belongs to database system ${owner}, not to this cluster (${systemIdentifier}): another cluster archives into this prefix; the backup is not marked complete`,
+          { details: { walFile, key: found.key, systemIdentifier, segmentSystemIdentifier: owner } },
+        );
+      }
+      return;
+    }
     if (Date.now() >= deadline) {
       throw new WalshipError(
         'BACKUP_WAL_MISSING',
@@ -101,6 +121,12 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
       throw new WalshipError('CONFIG_INVALID', `PGDATA ${options.pgdata} belongs to database system ${localSysid}, but the server at PGHOST/PGPORT is system ${facts.systemIdentifier}: point both at the same cluster`);
     }
     warnAboutArchiving(facts, log);
+    // Before anything is uploaded: another cluster's backup must never become this archive's LATEST.
+    await archive.identity.expect(
+      { systemIdentifier: facts.systemIdentifier, pgVersion: majorVersion(facts.versionNum), segmentSize: facts.walSegmentSize },
+      `the cluster backed up from ${options.pgdata}`,
+      'backup-push',
+    );
 
     // The part threads load while PostgreSQL checkpoints.
     workers = new PartWorkers(config.transfer.uploadConcurrency).start();
@@ -130,7 +156,7 @@ export async function backupPush(config: Config, archive: WalArchive, options: B
       const stop = await stopBackup(client, facts);
       // XLByteToPrevSeg: the stop LSN may sit exactly on a segment boundary.
       const stopWalFile = segmentNameForLsn(start.timeline, stop.lsn - 1n, facts.walSegmentSize);
-      await waitForWal(store, stopWalFile, options.walTimeoutMs, log);
+      await waitForWal(archive, stopWalFile, facts.systemIdentifier, options.walTimeoutMs, log);
 
       const files = uploaded.flatMap((u) => u.files).sort((a, b) => (a.path < b.path ? -1 : 1));
       const partsInfo = uploaded.map((u) => u.part);

@@ -2,7 +2,7 @@ import type { ObjectInfo, StorageDriver } from '../storage/driver.ts';
 import { listAll } from '../storage/list.ts';
 import { IDENTITY_KEY } from '../wal/cluster-identity.ts';
 import { WAL_PREFIX } from '../wal/layout.ts';
-import { listBackups } from './catalog.ts';
+import { readCatalogue } from './catalog.ts';
 import { BACKUP_PREFIX } from './layout.ts';
 import type { BackupSentinel } from './manifest.ts';
 
@@ -12,8 +12,12 @@ import type { BackupSentinel } from './manifest.ts';
 export interface RetentionInventory {
   /** When the store was read: windows and the in-progress grace count from it. */
   now: Date;
-  /** Complete backups (those with a sentinel), oldest first by start time. */
+  /** This archive's complete backups (those with a sentinel), oldest first by start time: what rules choose from. */
   backups: BackupSentinel[];
+  /** Other clusters' complete backups (see readCatalogue): no rule but `everything` deletes them. */
+  foreign?: BackupSentinel[];
+  /** The archive's system identifier, when it records one. */
+  systemIdentifier?: string;
   /** Every object under basebackups_005/: sentinels, parts, manifests, unfinished backups. */
   backupObjects: ObjectInfo[];
   /** Every object under wal_005/. */
@@ -26,10 +30,10 @@ export async function readInventory(store: StorageDriver, now = new Date()): Pro
   // Objects before sentinels: a backup that completes in between is then
   // seen complete, and its parts are never taken for an unfinished backup's.
   const backupObjects = await collect(listAll(store, BACKUP_PREFIX));
-  const backups = await listBackups(store);
+  const { backups, foreign, systemIdentifier } = await readCatalogue(store);
   const walObjects = await collect(listAll(store, WAL_PREFIX));
   const identity = await store.stat(IDENTITY_KEY);
-  return { now, backups, backupObjects, walObjects, ...(identity ? { identity } : {}) };
+  return { now, backups, foreign, backupObjects, walObjects, ...(systemIdentifier === undefined ? {} : { systemIdentifier }), ...(identity ? { identity } : {}) };
 }
 
 async function collect(objects: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {

@@ -42,7 +42,10 @@ export interface RetentionPlan {
 export function planRetention(inventory: RetentionInventory, rule: RetentionRule, options: PlanOptions = {}): RetentionPlan {
   const graceMs = options.inProgressGraceMs ?? IN_PROGRESS_GRACE_MS;
   const { keep, remove } = chooseBackups(inventory.backups, rule, inventory.now);
-  const { interrupted, inProgress } = unfinishedBackups(inventory.backupObjects, new Set(inventory.backups.map((b) => b.name)), inventory.now, graceMs);
+  const foreign = inventory.foreign ?? [];
+  // A foreign backup is complete, not unfinished: its parts are never garbage.
+  const complete = new Set([...inventory.backups, ...foreign].map((b) => b.name));
+  const { interrupted, inProgress } = unfinishedBackups(inventory.backupObjects, complete, inventory.now, graceMs);
   const base = { rule, description: describeRule(rule), at: inventory.now, keep, remove };
   return rule.kind === 'everything' ? planEverything(inventory, base, interrupted, inProgress) : planKeeping(inventory, base, rule.kind === 'garbage' ? interrupted : [], inProgress);
 }
@@ -50,7 +53,9 @@ export function planRetention(inventory: RetentionInventory, rule: RetentionRule
 type PlanBase = Pick<RetentionPlan, 'rule' | 'description' | 'at' | 'keep' | 'remove'>;
 
 function planKeeping(inventory: RetentionInventory, base: PlanBase, unfinished: UnfinishedBackup[], inProgress: UnfinishedBackup[]): RetentionPlan {
-  const notes: string[] = [];
+  const notes = (inventory.foreign ?? []).map(
+    (b) => `backup ${b.name} belongs to database system ${b.systemIdentifier}, not to this archive's ${inventory.systemIdentifier ?? '(unknown)'}: it is kept and not counted (only \`delete everything\` removes it)`,
+  );
   // Point-in-time recovery is kept from the oldest regular backup on; a
   // permanent backup older than that keeps only the WAL it needs to be
   // consistent (its start to its stop), as with WAL-G and pgBackRest: an

@@ -1,15 +1,22 @@
 import { Readable } from 'node:stream';
-import { WalshipError } from '../errors.ts';
-import type { StorageDriver } from '../storage/driver.ts';
+import { WalshipError, isWalshipError } from '../errors.ts';
+import type { ObjectInfo, StorageDriver } from '../storage/driver.ts';
 import type { SegmentHeader } from './segment-header.ts';
 
 // The archive remembers which cluster it belongs to, from the first segment
-// ever pushed, so that a second cluster pointed at the same prefix by
-// mistake is refused instead of interleaving its WAL with ours.
+// (or backup) ever pushed, so that a second cluster pointed at the same
+// prefix by mistake is refused instead of interleaving its WAL with ours.
+//
+// Its absence is only taken for a new archive when the archive is empty:
+// an archive that holds WAL or backups but no identity has lost it (a
+// volume not mounted, a bucket emptied or swapped, the object deleted),
+// and starting a new history there would hide the old one's holes.
 
 export const IDENTITY_KEY = 'walship/cluster.json';
+/** Where walship's WAL and backups live; kept here, not imported, so the backup code may import this file. */
+const HISTORY_PREFIXES = ['wal_005/', 'basebackups_005/'] as const;
 
-interface IdentityRecord {
+export interface IdentityRecord {
   systemIdentifier: string;
   pgVersion: number;
   segmentSize: number;
@@ -17,56 +24,163 @@ interface IdentityRecord {
   recordedAt: string;
 }
 
+/** What a cluster says about itself: a segment's header, or a running server's facts. */
+export interface ClusterFacts {
+  systemIdentifier: string;
+  pgVersion: number;
+  segmentSize: number;
+}
+
+export function factsOfSegment(header: SegmentHeader): ClusterFacts {
+  return { systemIdentifier: header.systemIdentifier.toString(), pgVersion: header.pgVersion, segmentSize: header.segmentSize };
+}
+
+/** walship/cluster.json, or undefined when the archive has none. */
+export async function readIdentity(store: StorageDriver, signal?: AbortSignal): Promise<{ record: IdentityRecord; info: ObjectInfo } | undefined> {
+  try {
+    const { body, info } = await store.get(IDENTITY_KEY, signal ? { signal } : {});
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    const record = JSON.parse(Buffer.concat(chunks).toString('utf8')) as IdentityRecord;
+    if (typeof record.systemIdentifier !== 'string') throw new Error('no systemIdentifier');
+    return { record, info };
+  } catch (err) {
+    if (isWalshipError(err, 'STORE_NOT_FOUND')) return undefined;
+    if (err instanceof WalshipError) throw err;
+    throw new WalshipError('CODEC_CORRUPT', `${store.location}/${IDENTITY_KEY} is not a walship cluster identity (${(err as Error).message}): restore it from a copy, or remove it and run \`walship st init --force\``, { cause: err });
+  }
+}
+
+/** A WAL segment (or partial segment) object: what only a cluster's history holds. */
+const SEGMENT_OBJECT = /^wal_005\/[0-9A-F]{24}(\.partial)?(\.[a-z0-9]*)?$/;
+
+/**
+ * The first WAL segment or backup object in the archive, or undefined for
+ * an archive with no history. Timeline history and backup label files do
+ * not count: they carry no system identifier, so they are archived without
+ * recording one (a promoted clone's first file is its .history), and there
+ * are a handful of them at most, so one page finds a segment past them.
+ */
+export async function firstHistoryObject(store: StorageDriver, signal?: AbortSignal): Promise<string | undefined> {
+  const [wal, backups] = await Promise.all(HISTORY_PREFIXES.map((p, i) => store.listPage(p, { pageSize: i === 0 ? 1000 : 1, ...(signal ? { signal } : {}) })));
+  return wal!.objects.find((o) => SEGMENT_OBJECT.test(o.key))?.key ?? backups!.objects[0]?.key;
+}
+
+/** Writes the identity unless one exists; resolves to the record the archive then holds. */
+export async function recordIdentity(store: StorageDriver, facts: ClusterFacts, firstSegment: string, signal?: AbortSignal): Promise<IdentityRecord> {
+  const candidate: IdentityRecord = { ...facts, firstSegment, recordedAt: new Date().toISOString() };
+  const body = Buffer.from(JSON.stringify(candidate, null, 2));
+  // Two first pushes may race: whoever loses reads the winner's record.
+  if (await store.putIfAbsent(IDENTITY_KEY, () => Readable.from([body]), { contentLength: body.length, ...(signal ? { signal } : {}) })) return candidate;
+  const now = await readIdentity(store, signal);
+  if (!now) throw new WalshipError('INTERNAL', `${IDENTITY_KEY} vanished right after it was written`);
+  return now.record;
+}
+
+export function identityMissingError(store: StorageDriver, evidence: string, seenHere?: IdentityRecord): WalshipError {
+  const why = seenHere
+    ? `this process archived into it as database system ${seenHere.systemIdentifier}, and ${IDENTITY_KEY} is gone`
+    : `it holds ${evidence} but no ${IDENTITY_KEY}`;
+  return new WalshipError(
+    'ARCHIVE_IDENTITY_MISSING',
+    `the archive at ${store.location} has lost its cluster identity: ${why}. Refusing to start a new history there (it would hide what is missing). Check that the right volume or bucket is mounted or configured and restore ${IDENTITY_KEY} if it was deleted; if this archive really is this cluster's (e.g. one written by WAL-G), record its identity with \`walship st init --force\``,
+    { details: { location: store.location, evidence, ...(seenHere ? { systemIdentifier: seenHere.systemIdentifier } : {}) } },
+  );
+}
+
+export function foreignClusterError(store: StorageDriver, what: string, systemIdentifier: string, record: IdentityRecord): WalshipError {
+  return new WalshipError(
+    'WAL_FOREIGN_CLUSTER',
+    `${what} belongs to database system ${systemIdentifier}, but this archive (${store.location}) belongs to system ${record.systemIdentifier} (recorded at ${record.firstSegment}); refusing to mix two clusters in one prefix — give this cluster its own prefix`,
+    { details: { what, systemIdentifier, archiveSystemIdentifier: record.systemIdentifier } },
+  );
+}
+
+/**
+ * One per process. Remembers the identity once seen, and afterwards
+ * confirms on every check that the archive still holds it (one stat, run
+ * beside the push's other requests): an agent that has archived into a
+ * store refuses one that suddenly looks empty.
+ */
 export class ClusterIdentity {
   private readonly store: StorageDriver;
-  private known: IdentityRecord | undefined;
+  private known: { record: IdentityRecord; info: ObjectInfo } | undefined;
+  private establishing: Promise<IdentityRecord> | undefined;
 
   constructor(store: StorageDriver) {
     this.store = store;
   }
 
-  private async load(signal?: AbortSignal): Promise<IdentityRecord | undefined> {
-    if (this.known) return this.known;
-    try {
-      const { body } = await this.store.get(IDENTITY_KEY, signal ? { signal } : {});
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(c as Buffer);
-      this.known = JSON.parse(Buffer.concat(chunks).toString('utf8')) as IdentityRecord;
-      return this.known;
-    } catch (err) {
-      if (err instanceof WalshipError && err.code === 'STORE_NOT_FOUND') return undefined;
-      throw err;
+  /** The identity the archive holds, establishing it for an empty archive; refuses an archive that lost it. */
+  private async establish(facts: ClusterFacts, firstSegment: string, signal?: AbortSignal): Promise<IdentityRecord> {
+    const found = await readIdentity(this.store, signal);
+    if (found) {
+      this.known = found;
+      return found.record;
     }
+    const evidence = await firstHistoryObject(this.store, signal);
+    if (evidence !== undefined) {
+      // Every walship writer records the identity before its first object:
+      // a racing first push may have done so since the read above.
+      const raced = await readIdentity(this.store, signal);
+      if (!raced) throw identityMissingError(this.store, evidence);
+      this.known = raced;
+      return raced.record;
+    }
+    await recordIdentity(this.store, facts, firstSegment, signal);
+    this.known = await readIdentity(this.store, signal);
+    if (!this.known) throw new WalshipError('INTERNAL', `${IDENTITY_KEY} vanished right after it was written`);
+    return this.known.record;
+  }
+
+  /** The remembered identity, confirmed still in the store (and re-read if it changed). */
+  private async confirm(known: { record: IdentityRecord; info: ObjectInfo }, signal?: AbortSignal): Promise<IdentityRecord> {
+    const info = await this.store.stat(IDENTITY_KEY, signal ? { signal } : {});
+    if (!info) throw identityMissingError(this.store, IDENTITY_KEY, known.record);
+    if (info.size === known.info.size && info.lastModified.getTime() === known.info.lastModified.getTime()) return known.record;
+    const now = await readIdentity(this.store, signal);
+    if (!now) throw identityMissingError(this.store, IDENTITY_KEY, known.record);
+    this.known = now;
+    return now.record;
+  }
+
+  /**
+   * Resolves once the archive is known to be this cluster's: records the
+   * identity in an empty archive, refuses another system identifier, and
+   * refuses an archive whose identity is missing.
+   */
+  async expect(facts: ClusterFacts, what: string, firstSegment = what, signal?: AbortSignal): Promise<void> {
+    let record: IdentityRecord;
+    if (this.known) record = await this.confirm(this.known, signal);
+    else {
+      // One first look per process, however many uploads start at once.
+      // (The first caller's deadline governs that look; a later caller that joins it waits for it.)
+      const pending = (this.establishing ??= this.establish(facts, firstSegment, signal));
+      try {
+        record = await pending;
+      } finally {
+        if (this.establishing === pending) this.establishing = undefined;
+      }
+    }
+    if (record.systemIdentifier !== facts.systemIdentifier) throw foreignClusterError(this.store, what, facts.systemIdentifier, record);
+  }
+
+  /**
+   * For files that name no system (timeline history, backup labels): once
+   * this process has seen the archive's identity, the archive must still
+   * hold it; before that there is nothing to check them against.
+   */
+  async confirmIfKnown(signal?: AbortSignal): Promise<void> {
+    if (this.known) await this.confirm(this.known, signal);
   }
 
   /** The WAL segment size the archive's first segment had, when the archive recorded one. */
   async segmentSize(signal?: AbortSignal): Promise<number | undefined> {
-    return (await this.load(signal))?.segmentSize;
+    return (this.known ?? (await readIdentity(this.store, signal)))?.record.segmentSize;
   }
 
-  /** Records the identity at the first push; afterwards refuses any other system identifier. */
-  async check(header: SegmentHeader, segmentName: string, signal?: AbortSignal): Promise<void> {
-    let record = await this.load(signal);
-    if (!record) {
-      const candidate: IdentityRecord = {
-        systemIdentifier: header.systemIdentifier.toString(),
-        pgVersion: header.pgVersion,
-        segmentSize: header.segmentSize,
-        firstSegment: segmentName,
-        recordedAt: new Date().toISOString(),
-      };
-      const body = Buffer.from(JSON.stringify(candidate, null, 2));
-      // Two first pushes may race: whoever loses reads the winner's record.
-      if (await this.store.putIfAbsent(IDENTITY_KEY, () => Readable.from([body]), { contentLength: body.length, ...(signal ? { signal } : {}) })) this.known = candidate;
-      record = await this.load(signal);
-      if (!record) throw new WalshipError('INTERNAL', `${IDENTITY_KEY} vanished right after it was written`);
-    }
-    if (record.systemIdentifier !== header.systemIdentifier.toString()) {
-      throw new WalshipError(
-        'WAL_FOREIGN_CLUSTER',
-        `${segmentName} belongs to database system ${header.systemIdentifier}, but this archive (${this.store.location}) belongs to system ${record.systemIdentifier} (recorded at ${record.firstSegment}); refusing to mix two clusters' WAL in one prefix — give this cluster its own prefix`,
-        { details: { segment: segmentName, systemIdentifier: header.systemIdentifier.toString(), archiveSystemIdentifier: record.systemIdentifier } },
-      );
-    }
+  /** A WAL segment's check before it is archived. */
+  check(header: SegmentHeader, segmentName: string, signal?: AbortSignal): Promise<void> {
+    return this.expect(factsOfSegment(header), segmentName, segmentName, signal);
   }
 }

@@ -10,6 +10,8 @@ export const WAL_PREFIX = 'wal_005/';
 
 /** Object metadata walship records on every WAL object, beside its checksum (content-digest.ts). */
 export const SIZE_METADATA = 'walship-size';
+/** The database system a segment belongs to, from its header: lets a backup check its end segment without decoding it. */
+export const SYSTEM_ID_METADATA = 'walship-system-id';
 
 export function walKey(name: string, compression: CompressionMethod): string {
   return `${WAL_PREFIX}${name}${extensionFor(compression)}`;

@@ -6,7 +6,7 @@ import type { ObjectInfo, StorageDriver } from '../storage/driver.ts';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import type { ClusterIdentity } from './cluster-identity.ts';
-import { SIZE_METADATA, findArchived, walKey } from './layout.ts';
+import { SIZE_METADATA, SYSTEM_ID_METADATA, findArchived, walKey } from './layout.ts';
 import { archivedDigest, describeDigest, digestMetadata, digestTap, type ContentDigest } from './content-digest.ts';
 import { parseWalFileName } from './names.ts';
 import { checkSegment, parseSegmentHeader } from './segment-header.ts';
@@ -57,11 +57,15 @@ export async function pushWalFile(archive: WalArchive, path: string, options: Pu
   // it: after a failure, a request the store never answered might.
   let reusable = false;
   try {
+    let identity: Promise<void>;
+    let systemIdentifier: string | undefined;
     if (file.kind === 'segment' || file.kind === 'partial') {
       const header = parseSegmentHeader(local.head, file.name);
       checkSegment(file, header, local.size);
-      await archive.identity.check(header, file.name, signal);
-    }
+      systemIdentifier = header.systemIdentifier.toString();
+      identity = archive.identity.check(header, file.name, signal);
+    } else identity = archive.identity.confirmIfKnown(signal);
+    identity.catch(() => undefined);
     const { size } = local;
     // Compressing (in libuv's pool) and looking for an archived copy run at
     // once: each is a few milliseconds PostgreSQL may be waiting for. The
@@ -69,9 +73,15 @@ export async function pushWalFile(archive: WalArchive, path: string, options: Pu
     // held in memory is encoded into memory first.
     const encoding = early !== undefined ? Promise.resolve(early.encoded) : local.data === undefined ? undefined : archive.codec.encodeWhole(local.data);
     encoding?.catch(() => undefined);
-    const [digest, existing] = await Promise.all([local.digest(), findArchived(archive.store, file.name, signal)]);
+    // The identity check runs beside them (an agent's is one stat), and must pass before anything is compared or written.
+    const [digest, existing] = await Promise.all([local.digest(), findArchived(archive.store, file.name, signal), identity]);
     const key = walKey(file.name, archive.codec.encoding.compression);
-    const metadata = { ...encodingMetadata(archive.codec.encoding), ...digestMetadata(digest), [SIZE_METADATA]: String(size) };
+    const metadata = {
+      ...encodingMetadata(archive.codec.encoding),
+      ...digestMetadata(digest),
+      [SIZE_METADATA]: String(size),
+      ...(systemIdentifier === undefined ? {} : { [SYSTEM_ID_METADATA]: systemIdentifier }),
+    };
     const body = async () => {
       const encoded = await encoding;
       return encoded === undefined ? () => archive.codec.encode(local.body()) : () => Readable.from([encoded], { objectMode: false });

@@ -3,7 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { runWalship } from '../support/cli.ts';
-import { PgCluster, postgresOwnedDir } from '../support/pg-cluster.ts';
+import { PgCluster, postgresOwnedDir, postgresOwnedSubdir } from '../support/pg-cluster.ts';
 import { switchWal } from '../support/wal-helpers.ts';
 import { scrapeMetrics, startPod, waitUntil, type Pod } from './harness.ts';
 import { sampleSum } from '../support/prom-parse.ts';
@@ -65,6 +65,7 @@ describe('backups taken by the agent', () => {
   test('no backup while the cluster is in an archive recovery (a clone, a restore to a point in time): the first one follows the promotion', { timeout: 180_000 }, async () => {
     const storeRoot = await postgresOwnedDir('walship-agent-recovering-');
     dirs.push(storeRoot);
+    for (const prefix of ['original', 'clone']) await postgresOwnedSubdir(storeRoot, prefix);
     const pod = await startPod({ WALG_FILE_PREFIX: join(storeRoot, 'original') });
     pods.push(pod);
     await pod.cluster.query('create table t as select g from generate_series(1, 1000) g');

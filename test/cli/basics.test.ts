@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +9,8 @@ describe('walship command line', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'walship-cli-'));
+    // A filesystem store's root must exist: walship never creates it but through `st init`.
+    for (const store of ['store', 'store2', 'store3']) await mkdir(join(dir, store));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { link, mkdtemp, readdir, rename, rm, stat, writeFile, open as openFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,8 @@ runStorageContract({
     const root = await mkdtemp(join(tmpdir(), 'walship-fs-'));
     roots.push(root);
     return {
-      config: (prefix) => ({ kind: 'fs', root: join(root, prefix) }),
+      // Each prefix is a root of its own, made as `st init` would: the driver never makes one.
+      config: (prefix) => (mkdirSync(join(root, prefix), { recursive: true }), { kind: 'fs', root: join(root, prefix) }),
       stop: () => rm(root, { recursive: true, force: true }),
     };
   },

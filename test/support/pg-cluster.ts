@@ -49,6 +49,14 @@ export async function postgresOwnedDir(prefix: string): Promise<string> {
   return dir;
 }
 
+/** A new directory under parent, owned by postgres: a filesystem store root, which walship never creates itself. */
+export async function postgresOwnedSubdir(parent: string, name: string): Promise<string> {
+  const dir = join(parent, name);
+  await mkdir(dir);
+  await chownToPostgres(dir);
+  return dir;
+}
+
 export async function chownToPostgres(path: string): Promise<void> {
   if (!asRoot) return;
   const { uid, gid } = await postgresUser();

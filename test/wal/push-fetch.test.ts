@@ -51,6 +51,7 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     storeRoot = join(dir, 'store');
     pgWal = join(dir, 'pg_wal');
     await mkdir(pgWal);
+    await mkdir(storeRoot);
     config = (await loadConfig({ env: { WALG_FILE_PREFIX: storeRoot } })).config;
     store = await openStore(config.store!, testTransfer);
     archive = await openWalArchive(config, store);
@@ -251,6 +252,7 @@ describe('wal-push and wal-fetch: the checks that keep the archive whole', () =>
     const { privateKey, publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'walship test' }], format: 'armored' });
     const other = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'someone else' }], format: 'armored' });
     const encRoot = join(dir, 'enc-store');
+    await mkdir(encRoot);
     const pushCfg = (await loadConfig({ env: { WALG_FILE_PREFIX: encRoot, WALG_PGP_KEY: publicKey } })).config;
     const encStore = await openStore(pushCfg.store!, testTransfer);
     const path = await writeSegment(pgWal, { name: '000000010000000000000004' });

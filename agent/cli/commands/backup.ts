@@ -75,14 +75,25 @@ export function registerBackupCommands(program: Command, run: CommandRunner): vo
     .description('list complete backups, oldest first')
     .option('--json', 'a JSON array, one object per backup')
     .option('--detail', 'more columns')
-    .action((opts: { json?: boolean; detail?: boolean }) =>
+    .option('--foreign', "list instead the backups of other database systems than the archive's (written by a cluster pointed at this prefix by mistake)")
+    .action((opts: { json?: boolean; detail?: boolean; foreign?: boolean }) =>
       run(async (ctx) => {
         const { driver } = await ctx.store();
         try {
-          const { listBackups } = await import('../../backup/catalog.ts');
-          const backups = await listBackups(driver);
-          if (opts.json) writeLine(ctx.io.stdout, JSON.stringify(backups, null, 2));
-          else for (const line of formatBackupTable(backups, opts.detail === true)) writeLine(ctx.io.stdout, line);
+          const { readCatalogue, describeForeign } = await import('../../backup/catalog.ts');
+          const catalogue = await readCatalogue(driver);
+          // Other clusters' backups are listed apart, so that neither a reader nor a script takes one for this cluster's.
+          for (const line of describeForeign(catalogue)) writeLine(ctx.io.stderr, line);
+          const shown = opts.foreign ? catalogue.foreign : catalogue.backups;
+          if (opts.json) writeLine(ctx.io.stdout, JSON.stringify(shown, null, 2));
+          else {
+            for (const line of formatBackupTable(shown, opts.detail === true)) writeLine(ctx.io.stdout, line);
+            if (!opts.foreign && catalogue.foreign.length > 0) {
+              writeLine(ctx.io.stdout, '');
+              writeLine(ctx.io.stdout, `foreign backups (other database systems than this archive's ${catalogue.systemIdentifier}; never LATEST, never deleted by retention):`);
+              for (const line of formatBackupTable(catalogue.foreign, opts.detail === true)) writeLine(ctx.io.stdout, line);
+            }
+          }
         } finally {
           await driver.close();
         }

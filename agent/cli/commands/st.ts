@@ -119,6 +119,25 @@ export function registerStorageTools(program: Command, run: CommandRunner): void
       }),
     );
 
+  st.command('init')
+    .description("prepare the store for a new archive: creates a filesystem store's root directory (nothing else ever does); with --force, adopts an archive that holds WAL but no cluster identity")
+    .option('--force', "record the identity of an archive that has WAL but no walship/cluster.json (WAL-G's, or one whose identity was deleted), from its newest segment")
+    .action((opts: { force?: boolean }) =>
+      run(async (ctx) => {
+        const { config, store, driver } = await ctx.store();
+        try {
+          if (store.kind === 'fs') {
+            const { createFsRoot } = await import('../../storage/fs/init.ts');
+            if (await createFsRoot(store.root)) writeLine(ctx.io.stdout, `created ${store.root}`);
+          }
+          const [{ openWalArchive }, { initArchive }] = await Promise.all([import('../../wal/archive.ts'), import('../../wal/archive-init.ts')]);
+          writeLine(ctx.io.stdout, await initArchive(await openWalArchive(config, driver), { force: opts.force === true }));
+        } finally {
+          await driver.close();
+        }
+      }),
+    );
+
   st.command('check')
     .description('verify that the configured store can be read (read) or written (write, which also reads and deletes a probe object)')
     .argument('<mode>', 'read or write')

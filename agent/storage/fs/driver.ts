@@ -1,7 +1,7 @@
 import { createReadStream, type Stats } from 'node:fs';
 import type { Readable, Transform } from 'node:stream';
 import { chown, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import type { FsStoreConfig } from '../../config/types.ts';
 import { WalshipError } from '../../errors.ts';
 import { fsyncDir } from '../../util/atomic-file.ts';
@@ -29,6 +29,26 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     return join(root, ...key.split('/'));
   };
   const ctx = (op: string, key?: string): ErrorContext => ({ op, location, ...(key === undefined ? {} : { key }) });
+
+  // The root is never created here: a volume not mounted, or a directory
+  // moved away, would otherwise become a fresh, empty archive that takes
+  // PostgreSQL's segments while the real one is elsewhere. Only
+  // `walship st init` creates it (see ./init.ts).
+  async function rootMissing(): Promise<boolean> {
+    try {
+      await stat(root);
+      return false;
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return true;
+      throw err;
+    }
+  }
+  const noRoot = (c: ErrorContext) => missingRootError(c, root);
+  /** ENOENT means "no such object" only while the root is there. */
+  async function whenMissing<T>(c: ErrorContext, absent: () => T): Promise<T> {
+    if (await rootMissing()) throw noRoot(c);
+    return absent();
+  }
 
   async function readSidecar(path: string, where: string): Promise<Sidecar | undefined> {
     let text: string;
@@ -58,10 +78,10 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     let handle: FileHandle;
     try {
       // stat first: opening a FIFO or a device would block, and neither is an object.
-      if (!(await exists(path))) return undefined;
+      if (!(await exists(path))) return whenMissing(ctx('stat', key), () => undefined);
       handle = await open(path, 'r');
     } catch (err) {
-      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined;
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return whenMissing(ctx('stat', key), () => undefined);
       throw fsError(ctx('stat', key), err);
     }
     try {
@@ -112,11 +132,26 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
   const storeOwner = () =>
     (owner ??= process.getuid?.() !== 0 ? Promise.resolve(undefined) : stat(root).then((st) => (st.uid === 0 ? undefined : { uid: st.uid, gid: st.gid }), () => undefined));
 
-  async function makeParents(path: string): Promise<void> {
-    const first = await mkdir(dirname(path), { recursive: true });
-    const o = first === undefined ? undefined : await storeOwner();
-    if (!o || first === undefined) return;
-    for (let dir = dirname(path); dir.length >= first.length; dir = dirname(dir)) await chown(dir, o.uid, o.gid);
+  /**
+   * Makes the directories between the root and path, one level at a time
+   * and never recursively, so that a root that vanished fails (ENOENT on
+   * its first level) instead of being made again.
+   */
+  async function makeParents(path: string, c: ErrorContext): Promise<void> {
+    const parts = relative(root, dirname(path)).split(sep).filter((p) => p !== '');
+    let dir = root;
+    for (const part of parts) {
+      dir = join(dir, part);
+      try {
+        await mkdir(dir);
+      } catch (err) {
+        if (isCode(err, 'EEXIST')) continue;
+        if (isCode(err, 'ENOENT') && (await rootMissing())) throw noRoot(c);
+        throw err;
+      }
+      const o = await storeOwner();
+      if (o) await chown(dir, o.uid, o.gid);
+    }
   }
 
   /**
@@ -124,8 +159,8 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
    * fsynced. The two fsyncs run at once (a journaling filesystem commits
    * them together): every millisecond here is one archive_command waits for.
    */
-  async function stage(path: string, body: BodySource, metadata: ObjectMetadata, previous?: Binding) {
-    await makeParents(path);
+  async function stage(path: string, body: BodySource, metadata: ObjectMetadata, c: ErrorContext, previous?: Binding) {
+    await makeParents(path, c);
     const dataTmp = tempPathFor(path);
     const metaTmp = tempPathFor(metaPathFor(path));
     try {
@@ -147,6 +182,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     } catch (err) {
       await rm(dataTmp, { force: true });
       await rm(metaTmp, { force: true });
+      if (isCode(err, 'ENOENT') && (await rootMissing())) throw noRoot(c);
       throw err;
     }
   }
@@ -158,7 +194,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     async put(key, body, options = {}) {
       const path = pathOf(key);
       try {
-        const { dataTmp, metaTmp } = await stage(path, body, options.metadata ?? {}, await currentBinding(path));
+        const { dataTmp, metaTmp } = await stage(path, body, options.metadata ?? {}, ctx('put', key), await currentBinding(path));
         await rename(metaTmp, metaPathFor(path));
         await rename(dataTmp, path);
         await fsyncDir(dirname(path));
@@ -172,7 +208,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
       let staged: { dataTmp: string; metaTmp: string } | undefined;
       try {
         if (await exists(path)) return false;
-        staged = await stage(path, body, options.metadata ?? {});
+        staged = await stage(path, body, options.metadata ?? {}, ctx('put-if-absent', key));
         // link(2) fails if the name exists: the atomic create-if-absent that rename lacks.
         try {
           await link(staged.dataTmp, path);
@@ -200,7 +236,8 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
       try {
         handle = await open(path, 'r');
       } catch (err) {
-        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR') || isCode(err, 'EISDIR')) throw notFound(ctx('get', key));
+        if (isCode(err, 'EISDIR')) throw notFound(ctx('get', key));
+        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return whenMissing(ctx('get', key), () => { throw notFound(ctx('get', key)); });
         throw fsError(ctx('get', key), err);
       }
       try {
@@ -244,6 +281,8 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     async listPage(prefix, options = {}): Promise<ListPage> {
       const pageSize = options.pageSize ?? 1000;
       const objects: ObjectInfo[] = [];
+      // The walk takes a missing directory for an empty one, which is right below the root only.
+      if (await rootMissing()) throw noRoot(ctx('list', prefix));
       try {
         for await (const entry of walkKeys(root, prefix, options.token ?? options.startAfter)) {
           if (objects.length === pageSize) return { objects, nextToken: objects[objects.length - 1]!.key };
@@ -256,6 +295,7 @@ export function createFsDriver(config: FsStoreConfig): StorageDriver {
     },
 
     async deleteMany(keys) {
+      if (keys.length > 0 && (await rootMissing())) throw noRoot(ctx('delete'));
       try {
         for (const key of keys) {
           const path = pathOf(key);
@@ -289,6 +329,15 @@ async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
 
 function ignoreMissing(err: unknown): void {
   if (!isCode(err, 'ENOENT') && !isCode(err, 'ENOTDIR')) throw err;
+}
+
+function missingRootError(ctx: ErrorContext, root: string): WalshipError {
+  const where = ctx.key === undefined ? ctx.location : `${ctx.location}/${ctx.key}`;
+  return new WalshipError(
+    'STORE_NO_BUCKET',
+    `${ctx.op} ${where}: the store's root directory ${root} does not exist (a volume not mounted, or the directory moved away?); walship never creates it on its own: check the mount, or create a new archive with \`walship st init\``,
+    { details: { op: ctx.op, root } },
+  );
 }
 
 function fsError(ctx: ErrorContext, err: unknown): WalshipError {
