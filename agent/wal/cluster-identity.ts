@@ -44,6 +44,11 @@ export class ClusterIdentity {
     return (await this.load(signal))?.segmentSize;
   }
 
+  /** The database system the archive belongs to, when it recorded one. */
+  async systemIdentifier(signal?: AbortSignal): Promise<string | undefined> {
+    return (await this.load(signal))?.systemIdentifier;
+  }
+
   /** Records the identity at the first push; afterwards refuses any other system identifier. */
   async check(header: SegmentHeader, segmentName: string, signal?: AbortSignal): Promise<void> {
     let record = await this.load(signal);
