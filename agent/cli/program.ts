@@ -5,6 +5,7 @@ import { registerConfigCommands } from './commands/config.ts';
 import { registerBackupCommands } from './commands/backup.ts';
 import { registerBackupFetch } from './commands/backup-fetch.ts';
 import { registerCheckCommand } from './commands/check.ts';
+import { registerWalVerifyCommand } from './commands/wal-verify.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerRetentionCommands } from './commands/delete.ts';
 import { registerStorageTools } from './commands/st.ts';
@@ -48,6 +49,7 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   registerRetentionCommands(program, runner);
   registerStorageTools(program, runner);
   registerCheckCommand(program, runner);
+  registerWalVerifyCommand(program, runner);
   registerDemoCommand(program, runner);
   registerConfigCommands(program, runner);
   addHelpExamples(program);
