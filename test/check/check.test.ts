@@ -7,6 +7,9 @@ import { WALSHIP_BIN, runWalship, type CliResult } from '../support/cli.ts';
 import { describeCli, pgEnv, startArchivingSource } from '../support/backup-harness.ts';
 import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 import { PgCluster, spawnAsPostgres } from '../support/pg-cluster.ts';
+import { checkArchiveSettings } from '../../agent/check/archive-settings.ts';
+import { loadConfig } from '../../agent/config/load.ts';
+import { isWalshipError } from '../../agent/errors.ts';
 
 // `walship check` against real PostgreSQL 15 and a filesystem store: it
 // passes on a correct setup and stops at the first failing step, naming the
@@ -126,5 +129,39 @@ describe('walship check', () => {
     assert.match(r.stdout, /^ok\s+store/m);
     assert.match(r.stdout, /^FAILED\s+postgres: cannot connect to PostgreSQL at \/nonexistent-socket-dir:5999/m);
     assert.match(r.stderr, /PG_UNREACHABLE/);
+  });
+});
+
+describe('what walship check and wal-verify refuse', () => {
+  const settings = (archiveCommand: string, archiveMode = 'on') => ({ archiveMode, archiveCommand, archiveLibrary: '', inRecovery: false });
+
+  test('archive_command forms that run walship pass; others name the setting', () => {
+    for (const ok of ["walship wal-push %p", "/walship/walship-client wal-push %p", "'/usr/bin/node' '/opt/walship/bin/walship' wal-push %p", 'walship --log-level debug wal-push "%p"']) {
+      assert.match(checkArchiveSettings(settings(ok)), /^archive_mode = on/, ok);
+    }
+    const refused = (s: ReturnType<typeof settings>, pattern: RegExp) =>
+      assert.throws(() => checkArchiveSettings(s), (err) => isWalshipError(err, 'ARCHIVE_MISCONFIGURED') && pattern.test(err.message));
+    refused(settings('wal-g wal-push %p'), /archive_command is "wal-g wal-push %p": it does not run walship wal-push %p/);
+    refused(settings('walship wal-fetch %f %p'), /does not run walship wal-push %p/);
+    refused(settings(''), /archive_command is empty/);
+    refused(settings('walship wal-push %p', 'off'), /archive_mode is off/);
+    refused({ ...settings('walship wal-push %p'), archiveLibrary: 'basic_archive' }, /archive_library is "basic_archive": PostgreSQL then ignores archive_command/);
+  });
+
+  test('bad settings and arguments are errors naming them', async () => {
+    await assert.rejects(loadConfig({ env: { WALSHIP_CHECK_WAL_TIMEOUT: 'soon' } }), (err) => isWalshipError(err, 'CONFIG_INVALID') && /WALSHIP_CHECK_WAL_TIMEOUT \(from environment\): expected a duration/.test(err.message));
+    await assert.rejects(loadConfig({ env: { WALSHIP_WAL_VERIFY_INTERVAL: 'sometimes' } }), (err) => isWalshipError(err, 'CONFIG_INVALID') && /WALSHIP_WAL_VERIFY_INTERVAL \(from environment\): expected a duration such as 30s, 10m or 1h, or 'off', got "sometimes"/.test(err.message));
+    await assert.rejects(loadConfig({ env: { WALSHIP_WAL_VERIFY_INTERVAL: '100ms' } }), (err) => isWalshipError(err, 'CONFIG_INVALID') && /WALSHIP_WAL_VERIFY_INTERVAL.*between 1000 ms/.test(err.message));
+    assert.equal((await loadConfig({ env: { WALSHIP_WAL_VERIFY_INTERVAL: 'off' } })).config.agent.walVerifyIntervalMs, 0);
+    assert.equal((await loadConfig({ env: {} })).config.agent.checkWalTimeoutMs, 60_000);
+    const unknown = await runWalship(['wal-verify', 'integrity', 'everything']);
+    assert.equal(unknown.code, 64, describeCli(unknown));
+    assert.match(unknown.stderr, /'everything' is invalid for argument 'checks'\. Allowed choices are integrity, timeline/);
+    const none = await runWalship(['wal-verify']);
+    assert.equal(none.code, 64);
+    assert.match(none.stderr, /missing required argument 'checks'/);
+    const noStore = await runWalship(['check']);
+    assert.equal(noStore.code, 78);
+    assert.match(noStore.stderr, /CONFIG_MISSING: no store configured/);
   });
 });
