@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startAgentProcess, type AgentProcess } from '../support/agent-process.ts';
 import { runWalship } from '../support/cli.ts';
 import { Ledger, archiveAll, describeCli, fetchAndStart, fingerprint, ledgerState, pgEnv, pushBackup, restoreRoot, startArchivingSource, waitFor } from '../support/backup-harness.ts';
 import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
-import { PgCluster, pgExec, postgresOwnedDir } from '../support/pg-cluster.ts';
+import { PgCluster, chownToPostgres, pgExec, postgresOwnedDir } from '../support/pg-cluster.ts';
 import { sampleValue } from '../support/prom-parse.ts';
 import { installClient, scrapeMetrics, type Shared } from '../agent/harness.ts';
 import { parseWalFileName, segmentName } from '../../agent/wal/names.ts';
@@ -43,7 +43,13 @@ describe('the WAL gap after a failover', () => {
   test('the promoted standby\'s agent fills the gap from its pg_wal, and a PITR crosses it', { timeout: 300_000 }, async (t) => {
     store = await filesystemStore.start('');
     const root = store.config.kind === 'fs' ? store.config.root : '';
-    const primary = await startArchivingSource(store.env);
+    // The primary reaches the store through a link of its own, so that the
+    // store can go away for it alone.
+    const link = `${root}.primary`;
+    await symlink(root, link);
+    await chownToPostgres(root);
+    dirs.push(link);
+    const primary = await startArchivingSource({ ...store.env, WALG_FILE_PREFIX: link });
     clusters.push(primary);
     ledger = await Ledger.create(primary);
     await ledger.writeMany(100);
@@ -61,9 +67,10 @@ describe('the WAL gap after a failover', () => {
     clusters.push(standby);
     await standby.start();
 
-    // The store becomes unreachable for the primary: it archives nothing more.
-    await primary.query("alter system set archive_command = 'false'");
-    await primary.query('select pg_reload_conf()');
+    // The store becomes unreachable for the primary (a file where its link
+    // was: every wal-push fails), and it archives nothing more.
+    await rm(link);
+    await writeFile(link, 'not a directory');
     const [{ last }] = (await primary.query<{ last: string }>('select last_archived_wal as last from pg_stat_archiver')) as [{ last: string }];
     for (let i = 0; i < 4; i++) {
       await ledger.writeMany(50);
@@ -73,6 +80,8 @@ describe('the WAL gap after a failover', () => {
     const committed = ledger.state();
     const [{ lsn }] = (await primary.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn')) as [{ lsn: string }];
     await waitFor(async () => (await standby.query<{ ok: boolean }>('select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok', [lsn]))[0]!.ok, 'the standby to replay everything the primary wrote');
+    const [{ failed }] = (await primary.query<{ failed: string }>('select failed_count::text as failed from pg_stat_archiver')) as [{ failed: string }];
+    assert.ok(Number(failed) > 0, 'the primary tried to archive and failed');
     await ledger.close();
     ledger = undefined;
     await primary.stop('immediate');
@@ -102,7 +111,7 @@ describe('the WAL gap after a failover', () => {
     for (const name of gap) assert.ok(after.includes(name), `${name} was uploaded from the standby's pg_wal`);
     const filledLog = agent.logs().find((l) => /WAL file\(s\) missing from the archive from the local pg_wal/.test(String(l.msg)));
     assert.ok(filledLog, 'the agent says what it uploaded');
-    t.diagnostic(String(filledLog.msg));
+    t.diagnostic(`${String(filledLog.msg)}: ${JSON.stringify(filledLog.files)}`);
     assert.equal(sampleValue(await scrapeMetrics(agent), 'walship_wal_integrity_ok'), 1);
 
     // Everything committed before the failover is on the new primary; it writes on.
