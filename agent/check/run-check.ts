@@ -44,6 +44,7 @@ interface PgFacts {
 export async function runCheck(config: Config, store: StorageDriver, options: CheckOptions = {}): Promise<CheckStepResult[]> {
   const results: CheckStepResult[] = [];
   let pgFacts: PgFacts | undefined;
+  let client: pg.Client | undefined;
   const step = async (name: CheckStepName, body: () => Promise<string | { skipped: string }>): Promise<boolean> => {
     const started = Date.now();
     let result: CheckStepResult;
@@ -65,7 +66,7 @@ export async function runCheck(config: Config, store: StorageDriver, options: Ch
       (await step('store', () => checkStore(store, 'write'))) &&
       (await step('postgres', async () => {
         if (options.postgres === false) return { skipped: 'PGHOST and PGDATA are unset' };
-        const client = await connectPg(config.pg, Math.min(config.transfer.requestTimeoutMs, 10_000));
+        client = await connectPg(config.pg, Math.min(config.transfer.requestTimeoutMs, 10_000));
         const row = (await client.query<{ v: string; r: boolean; sysid: string }>('select version() as v, pg_is_in_recovery() as r, (select system_identifier::text from pg_control_system()) as sysid')).rows[0]!;
         pgFacts = { client, inRecovery: row.r, systemIdentifier: row.sysid };
         return `${row.v.split(' on ')[0]}, ${row.r ? 'a standby (in recovery)' : 'a primary'}, system identifier ${row.sysid}`;
@@ -86,11 +87,11 @@ export async function runCheck(config: Config, store: StorageDriver, options: Ch
         if (pgFacts === undefined) return { skipped: 'no PostgreSQL to ask' };
         const { client, inRecovery } = pgFacts!;
         if (inRecovery) return { skipped: 'a standby cannot switch WAL; run walship check against the primary' };
-        if (options.switchWal === false) return { skipped: 'not asked for' };
+        if (options.switchWal === false) return { skipped: 'no WAL switch forced (--no-switch, or the agent at start-up)' };
         return switchAndWait(client, store, config.agent.checkWalTimeoutMs);
       }));
   } finally {
-    await pgFacts?.client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
   }
   return results;
 }
