@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { checkIntegrity } from '../../agent/verify/wal-integrity.ts';
 import { timelinePath } from '../../agent/verify/timeline-path.ts';
+import { checkTimeline } from '../../agent/verify/wal-timeline.ts';
+import { failureError } from '../../agent/verify/report-text.ts';
 import type { WalInventory } from '../../agent/verify/wal-inventory.ts';
 import { runWalship } from '../support/cli.ts';
 import { archiveAll, describeCli, pgEnv, pushBackup, startArchivingSource } from '../support/backup-harness.ts';
@@ -51,6 +53,18 @@ describe('wal-verify integrity: the statuses', () => {
     ]);
     const gap = checkIntegrity({ inventory: inventory({ 1: [3, 5, 6], 2: [5, 6] }, 2), path, firstSegNo: 3n, lastSegNo: 6n, uploadingWindow: 0, segmentSize: SEG });
     assert.deepEqual(gap.details.find((d) => d.status === 'MISSING_LOST'), { timeline_id: 1, start_segment: '000000010000000000000004', end_segment: '000000010000000000000004', segments_count: 1, status: 'MISSING_LOST' });
+  });
+});
+
+describe('wal-verify timeline: the statuses', () => {
+  test('the same timeline is OK; a higher one in the archive FAILURE (a split brain); a lower one WARNING (not archived yet)', () => {
+    assert.deepEqual(checkTimeline(2, 2), { status: 'OK', details: { current_timeline_id: 2, highest_storage_timeline_id: 2 } });
+    assert.equal(checkTimeline(1, 2).status, 'FAILURE');
+    assert.equal(checkTimeline(3, 2).status, 'WARNING');
+    const error = failureError({ timeline: checkTimeline(1, 2) });
+    assert.equal(error?.code, 'WAL_VERIFY_FAILED');
+    assert.match(error!.message, /the archive holds timeline 2, above the cluster's 1/);
+    assert.equal(failureError({ timeline: checkTimeline(3, 2) }), undefined, 'a WARNING exits 0');
   });
 });
 
