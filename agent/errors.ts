@@ -44,6 +44,11 @@ export const catalogue = {
   // its timeline, or a later timeline's history placing its end further on):
   // "not found" would end recovery at the hole, so this stops it instead.
   WAL_ARCHIVE_HOLE: { exit: 126, retryable: false, summary: 'a WAL segment is missing from the middle of the archive; recovery must stop rather than end at the hole' },
+  // walship check: PostgreSQL's archiving settings do not send WAL to walship.
+  ARCHIVE_MISCONFIGURED: { exit: 78, retryable: false, summary: "PostgreSQL's archive_mode or archive_command does not archive through walship" },
+  ARCHIVE_CHECK_TIMEOUT: { exit: 75, retryable: true, summary: 'a switched WAL segment did not reach the store within the check deadline' },
+  // wal-verify found segments lost from the archive (status FAILURE): PITR across them is impossible.
+  WAL_VERIFY_FAILED: { exit: 65, retryable: false, summary: 'wal-verify found segments missing from the archive, or a timeline the cluster is not on' },
   AGENT_UNAVAILABLE: { exit: 69, retryable: true, summary: 'the walship agent did not answer' },
 
   PG_UNREACHABLE: { exit: 69, retryable: true, summary: 'PostgreSQL unreachable' },

@@ -24,6 +24,8 @@ export const HELP_EXAMPLES: Readonly<Record<string, Examples>> = {
   'wal-fetch': { lines: ["restore_command = 'walship wal-fetch %f %p'"], page: 'docs/wal-archiving.md' },
   agent: { lines: ['WALSHIP_ENVDIR=/etc/walship/secret walship agent --pgdata /var/lib/postgresql/data'], page: 'docs/agent.md' },
   'install-client': { lines: ['walship install-client /walship                # then archive_command = \'/walship/walship-client wal-push %p\''], page: 'docs/wal-archiving.md' },
+  check: { lines: ['walship check                                 # every step of the archiving chain, or the first that fails', 'walship check --json --no-switch'], page: 'docs/checks.md' },
+  'wal-verify': { lines: ['walship wal-verify integrity timeline', 'walship wal-verify integrity --json'], page: 'docs/checks.md' },
   'backup-push': { lines: ['walship backup-push $PGDATA', 'walship backup-push --permanent --add-user-data \'{"ticket":"OPS-1"}\''], page: 'docs/backups.md' },
   'backup-list': { lines: ['walship backup-list --detail'], page: 'docs/backups.md' },
   'backup-show': { lines: ['walship backup-show LATEST --files'], page: 'docs/backups.md' },

@@ -4,6 +4,8 @@ import { registerAgentCommands } from './commands/agent.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerBackupCommands } from './commands/backup.ts';
 import { registerBackupFetch } from './commands/backup-fetch.ts';
+import { registerCheckCommand } from './commands/check.ts';
+import { registerWalVerifyCommand } from './commands/wal-verify.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerRetentionCommands } from './commands/delete.ts';
 import { registerStorageTools } from './commands/st.ts';
@@ -46,6 +48,8 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   registerBackupFetch(program, runner);
   registerRetentionCommands(program, runner);
   registerStorageTools(program, runner);
+  registerCheckCommand(program, runner);
+  registerWalVerifyCommand(program, runner);
   registerDemoCommand(program, runner);
   registerConfigCommands(program, runner);
   addHelpExamples(program);

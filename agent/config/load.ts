@@ -88,6 +88,8 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
       shutdownGraceMs: get<number>('WALSHIP_SHUTDOWN_GRACE'),
       healthIntervalMs: get<number>('WALSHIP_HEALTH_INTERVAL'),
       catalogIntervalMs: get<number>('WALSHIP_BACKUP_CATALOG_INTERVAL'),
+      checkWalTimeoutMs: get<number>('WALSHIP_CHECK_WAL_TIMEOUT'),
+      walVerifyIntervalMs: get<number>('WALSHIP_WAL_VERIFY_INTERVAL'),
     },
     backup: { partBytes: get<number>('WALSHIP_BACKUP_PART_SIZE') * 1024 * 1024, walTimeoutMs: get<number>('WALSHIP_BACKUP_WAL_TIMEOUT'), schedule: get<string>('WALSHIP_BACKUP_SCHEDULE') },
     retention: { full: get<number>('WALSHIP_RETENTION_FULL'), windowMs: get<number | undefined>('WALSHIP_RETENTION_WINDOW') },

@@ -34,6 +34,12 @@ function parseCron(raw: RawValue): string {
   if (fields !== 5 && fields !== 6) throw invalid(raw, "a cron expression of 5 fields (or 6, seconds first), e.g. '0 1 * * *', or 'off'");
   return v;
 }
+/** A period of 1 s to a day, or 'off' (0). */
+function parseIntervalOrOff(raw: RawValue): number {
+  if (raw.value.trim() === 'off') return 0;
+  if (!/^\d+(?:\.\d+)?\s*(ms|s|m|h)?$/.test(raw.value.trim())) throw invalid(raw, "a duration such as 30s, 10m or 1h, or 'off'");
+  return parseDuration(raw, 1000, 86_400_000);
+}
 const COMPRESSION = ['lz4', 'zstd', 'brotli', 'gzip', 'none'] as const;
 
 function parseRetentionWindow(raw: RawValue): number {
@@ -98,6 +104,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'WALSHIP_SHUTDOWN_GRACE', group: 'agent', default: '20s', doc: 'On SIGTERM, how long the agent waits for uploads under way before it exits; below Kubernetes\' default 30 s grace period.', parse: (r) => parseDuration(r, 0, 600_000) },
   { name: 'WALSHIP_HEALTH_INTERVAL', group: 'agent', default: '15s', doc: "How often the agent checks that the store and PostgreSQL answer, for /readyz and the walship_store_up and walship_postgres_up metrics; probes read the last result, so they never wait on a slow store.", parse: (r) => parseDuration(r, 100, 3_600_000) },
   { name: 'WALSHIP_BACKUP_CATALOG_INTERVAL', group: 'agent', default: '5m', doc: "How often the agent reads the store's backup catalogue for the walship_backups, walship_backup_last_success_timestamp_seconds and walship_recovery_first_point_timestamp_seconds metrics, whatever WALSHIP_BACKUP_SCHEDULE says; also at start-up and after each of its backups and retentions. Backups taken or deleted elsewhere (by hand, by another pod) show within this time. Each read lists the backups and reads every backup's sentinel.", parse: (r) => parseDuration(r, 1000, 86_400_000) },
+  { name: 'WALSHIP_CHECK_WAL_TIMEOUT', group: 'agent', default: '60s', doc: "How long walship check (and the agent's start-up check) waits for the segment a forced WAL switch (pg_switch_wal()) finished to arrive in the store before it fails with ARCHIVE_CHECK_TIMEOUT.", parse: (r) => parseDuration(r, 100, 3_600_000) },
+  { name: 'WALSHIP_WAL_VERIFY_INTERVAL', group: 'agent', default: '10m', doc: "How often the agent runs wal-verify's integrity and timeline checks for the walship_wal_integrity_ok and walship_wal_first_missing_segment metrics; also at start-up and after a promotion, when it first uploads missing segments and .history files still in the local pg_wal (the WAL gap after a failover). Each run lists wal_005/ once and reads the backups' sentinels. 'off' for never.", parse: parseIntervalOrOff },
   { name: 'WALSHIP_BACKUP_SCHEDULE', group: 'agent', default: '0 1 * * *', doc: "When the agent takes base backups: a cron expression in UTC, 5 fields or 6 with seconds first; 'off' for none. The agent also takes a first backup at once when the archive has none.", parse: parseCron },
   { name: 'WALSHIP_BACKUP_PART_SIZE', group: 'agent', default: '256', doc: 'MiB of file data per backup part: parts upload and restore in parallel.', parse: (r) => parseInteger(r, 1, 65536) },
   { name: 'WALSHIP_BACKUP_WAL_TIMEOUT', group: 'agent', default: '5m', doc: "How long backup-push waits for the backup's last WAL segment to reach the store before it fails.", parse: (r) => parseDuration(r, 1000, 86_400_000) },

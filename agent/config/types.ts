@@ -111,7 +111,12 @@ export interface Config {
     fetchTimeoutMs: number;
   };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
-  agent: { spoolDir: string; uploadAhead: boolean; followWal: boolean; httpAddress: string; shutdownGraceMs: number; healthIntervalMs: number; catalogIntervalMs: number };
+  agent: { spoolDir: string; uploadAhead: boolean; followWal: boolean; httpAddress: string; shutdownGraceMs: number; healthIntervalMs: number; catalogIntervalMs: number;
+    /** WALSHIP_CHECK_WAL_TIMEOUT: how long walship check waits for a switched segment to reach the store. */
+    checkWalTimeoutMs: number;
+    /** WALSHIP_WAL_VERIFY_INTERVAL: the agent's periodic wal-verify; 0 for never. */
+    walVerifyIntervalMs: number;
+  };
   backup: { partBytes: number; walTimeoutMs: number; schedule: string };
   /** Automatic retention after each backup (WALSHIP_RETENTION_*): a backup either rule keeps is kept. */
   retention: {

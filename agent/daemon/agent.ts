@@ -19,6 +19,7 @@ import type { WalshipMetrics } from './metrics.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { BackupJob, type AfterBackup } from './backup-job.ts';
 import { BackupCatalog } from './backup-catalog.ts';
+import { WalVerifier } from './wal-verifier.ts';
 import { retainAfterBackup } from '../backup/retention.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Scheduler, parseSchedule } from './schedule.ts';
@@ -229,6 +230,9 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
   const catalog = new BackupCatalog(store, metrics, log);
   catalog.start(config.agent.catalogIntervalMs);
   const backups = startBackups(config, archive, log, metrics, catalog, extras);
+  // Without PostgreSQL there is no position to verify the archive against.
+  const verifier = config.pg.host === undefined && pgdata === undefined ? undefined : new WalVerifier(config, archive, metrics, log);
+  verifier?.start();
 
   return {
     uploads,
@@ -236,6 +240,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     backups: backups?.job,
     async stop() {
       await server.close();
+      await verifier?.stop();
       await backups?.stop();
       // After the backups: a backup finishing while stopping reads the catalogue.
       await catalog.stop();

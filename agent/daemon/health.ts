@@ -3,6 +3,7 @@ import { asWalshipError } from '../errors.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { connectPg } from '../pg/connection.ts';
 import type { WalshipMetrics } from './metrics.ts';
+import type { StartupCheck } from './startup-check.ts';
 
 // Readiness, checked in the background and cached, so a probe is answered
 // at once and a slow store never makes Kubernetes' probe itself time out.
@@ -21,10 +22,13 @@ export class HealthChecker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
-  constructor(store: StorageDriver, pg: PgConnectionConfig | undefined, metrics: WalshipMetrics) {
+  private readonly startup: StartupCheck | undefined;
+
+  constructor(store: StorageDriver, pg: PgConnectionConfig | undefined, metrics: WalshipMetrics, startup?: StartupCheck) {
     this.store = store;
     this.pg = pg;
     this.metrics = metrics;
+    this.startup = startup;
   }
 
   start(intervalMs: number): void {
@@ -72,6 +76,8 @@ export class HealthChecker {
       c ? { ok: c.ok, ...(c.detail ? { detail: c.detail } : {}), checkedAt: new Date(c.at).toISOString() } : { ok: false, detail: `${name} not checked yet` };
     const checks: HealthReport['checks'] = { store: view(this.storeCheck, 'store') };
     if (this.pg) checks.postgres = view(this.pgCheck, 'PostgreSQL');
+    // walship check's steps, as the agent ran them at start-up.
+    if (this.startup) checks.startup = this.startup.view();
     const failing = this.metrics.archivingFailing();
     checks.archiving = failing ? { ok: false, detail: 'the last wal-push failed and none has succeeded since' } : { ok: true };
     return { ready: Object.values(checks).every((c) => c.ok), checks };

@@ -2,7 +2,7 @@ import { WalshipMetrics } from './metrics.ts';
 
 /** The metrics reference in Markdown, made from the registry itself (process metrics summarised). */
 export async function metricsReference(): Promise<string> {
-  const metrics = new WalshipMetrics();
+  const metrics = new WalshipMetrics().registerEveryMetric();
   const all = await metrics.registry.getMetricsAsJSON();
   const own = all.filter((m) => !/^walship_(process_|nodejs_)/.test(m.name));
   const lines = ['| metric | type | labels | meaning |', '|---|---|---|---|'];

@@ -45,6 +45,15 @@ export class WalshipMetrics {
   readonly storeUp = new Gauge({ name: 'walship_store_up', help: '1 if the last store health check succeeded.', registers: [this.registry] });
   readonly postgresUp = new Gauge({ name: 'walship_postgres_up', help: '1 if the last PostgreSQL health check succeeded.', registers: [this.registry] });
 
+  readonly checkOk = new Gauge({ name: 'walship_check_ok', help: "The agent's start-up check (walship check's steps), by step: 1 passed or skipped, 0 failed; the steps after a failure are absent, and the check is retried every WALSHIP_HEALTH_INTERVAL until it passes.", labelNames: ['step'], registers: [this.registry] });
+  // Absent until the first wal-verify: a 0 before any check would fire the alerts.
+  readonly walIntegrityOk = new Gauge({ name: 'walship_wal_integrity_ok', help: 'wal-verify integrity, run by the agent every WALSHIP_WAL_VERIFY_INTERVAL: 1 when every segment from the oldest backup to the cluster\'s position is in the store, or missing only at the newest end (status OK or WARNING); 0 when segments are lost from the middle (FAILURE). Absent until the first run.', registers: [] });
+  readonly walFirstMissing = new Gauge({ name: 'walship_wal_first_missing_lsn_bytes', help: 'Where the first segment lost from the archive (MISSING_LOST) starts, as a byte offset in the WAL stream (the LSN); 0 when none is lost. Absent until the first wal-verify.', registers: [] });
+  readonly walTimelineOk = new Gauge({ name: 'walship_wal_timeline_ok', help: "wal-verify timeline: 1 when the archive's highest timeline is the cluster's, 0 when not. Absent until the first run.", registers: [] });
+  readonly walGapUnfilled = new Gauge({ name: 'walship_wal_gap_unfilled_segments', help: "Segments lost from the archive that the agent could not upload from the local pg_wal (after a failover, WAL the old primary never archived): PITR across them is impossible until a new backup is taken. Absent until the first gap check.", registers: [] });
+  readonly walGapFilled = new Counter({ name: 'walship_wal_gap_filled_files_total', help: 'Segments and .history files missing from the archive that the agent found in the local pg_wal and uploaded.', registers: [this.registry] });
+
+  private readonly registeredLate = new Set<Gauge>();
   private lastArchivedAt: number | undefined;
   private lastFailureAt: number | undefined;
   private newestLsn = 0;
@@ -85,6 +94,26 @@ export class WalshipMetrics {
   /** The last archive attempt failed, and no success since: /readyz reports it. */
   archivingFailing(): boolean {
     return this.lastFailureAt !== undefined && (this.lastArchivedAt === undefined || this.lastFailureAt > this.lastArchivedAt);
+  }
+
+  /** Registers the gauges absent until first set, for the metrics reference (which lists every metric). */
+  registerEveryMetric(): this {
+    for (const g of [this.walIntegrityOk, this.walFirstMissing, this.walTimelineOk, this.walGapUnfilled]) {
+      if (!this.registeredLate.has(g)) {
+        this.registry.registerMetric(g);
+        this.registeredLate.add(g);
+      }
+    }
+    return this;
+  }
+
+  /** Sets a gauge that stays absent until it first has a value. */
+  setLate(gauge: Gauge, value: number): void {
+    if (!this.registeredLate.has(gauge)) {
+      this.registry.registerMetric(gauge);
+      this.registeredLate.add(gauge);
+    }
+    gauge.set(value);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -6,6 +6,7 @@ import { withObserver } from '../storage/instrumented.ts';
 import { openStore } from '../storage/open.ts';
 import { startAgent, type RunningAgent } from './agent.ts';
 import { HealthChecker } from './health.ts';
+import { StartupCheck } from './startup-check.ts';
 import { startHttpServer } from './http-server.ts';
 import { WalshipMetrics } from './metrics.ts';
 
@@ -26,6 +27,7 @@ interface Generation {
   store: StorageDriver;
   agent: RunningAgent;
   health: HealthChecker;
+  startup: StartupCheck;
 }
 
 export async function runDaemon(hooks: DaemonHooks): Promise<void> {
@@ -47,13 +49,16 @@ export async function runDaemon(hooks: DaemonHooks): Promise<void> {
       await store.close().catch(() => undefined);
       throw err;
     }
-    const health = new HealthChecker(store, cfg.pg.host === undefined && cfg.pg.pgdata === undefined ? undefined : cfg.pg, metrics);
+    const startup = new StartupCheck(cfg, store, metrics, log);
+    startup.start(cfg.agent.healthIntervalMs);
+    const health = new HealthChecker(store, cfg.pg.host === undefined && cfg.pg.pgdata === undefined ? undefined : cfg.pg, metrics, startup);
     health.start(cfg.agent.healthIntervalMs);
-    return { config: cfg, store, agent, health };
+    return { config: cfg, store, agent, health, startup };
   };
 
   const stop = async (gen: Generation, graceMs: number): Promise<void> => {
     gen.health.stop();
+    await gen.startup.stop();
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
     const outcome = await Promise.race([gen.agent.stop().then(() => 'done' as const), graceOver]);

@@ -6,7 +6,7 @@ import type { ListPage, ObjectInfo } from '../storage/driver.ts';
 import { WAL_PREFIX } from './layout.ts';
 import { parseWalFileName, segmentNameForLsn, type WalFileName } from './names.ts';
 import type { WalArchive } from './push.ts';
-import { parseTimelineHistory } from './timeline-history.ts';
+import { parseTimelineHistory, type TimelineSwitch } from './timeline-history.ts';
 
 // PostgreSQL takes a restore_command's "not found" for the end of the
 // archive and promotes there: a segment lost from the middle of the archive
@@ -50,7 +50,7 @@ export function keyJustBefore(name: string): string {
 }
 
 /** The WAL file an archived object holds, or undefined for any other key. */
-function archivedFile(info: ObjectInfo, segmentSize: number): WalFileName | undefined {
+export function archivedFile(info: ObjectInfo, segmentSize: number): WalFileName | undefined {
   if (!info.key.startsWith(WAL_PREFIX)) return undefined;
   const rest = info.key.slice(WAL_PREFIX.length);
   try {
@@ -99,11 +99,16 @@ export async function findHole(archive: WalArchive, file: WalFileName, following
 
 /** Where a later timeline's history says `timeline` ended, or undefined when it does not descend from it. */
 async function switchPoint(archive: WalArchive, info: ObjectInfo, timeline: number, signal?: AbortSignal): Promise<bigint | undefined> {
-  const { body, info: got } = await archive.store.get(info.key, signal ? { signal } : {});
+  return (await readArchivedHistory(archive, info.key, signal)).find((s) => s.parent === timeline)?.switchLsn;
+}
+
+/** An archived TTTTTTTT.history object, decoded and parsed. */
+export async function readArchivedHistory(archive: WalArchive, key: string, signal?: AbortSignal): Promise<TimelineSwitch[]> {
+  const { body, info: got } = await archive.store.get(key, signal ? { signal } : {});
   const chunks: Buffer[] = [];
   const decoded = archive.codec.decode(body, encodingFromMetadata(got.key, got.metadata, archive.encryptedByDefault));
   await pipeline(decoded, new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }), signal ? { signal } : {});
-  return parseTimelineHistory(Buffer.concat(chunks).toString('utf8')).find((s) => s.parent === timeline)?.switchLsn;
+  return parseTimelineHistory(Buffer.concat(chunks).toString('utf8'));
 }
 
 export function holeError(hole: ArchiveHole): WalshipError {

@@ -179,6 +179,11 @@ export class ClusterIdentity {
     return (this.known ?? (await readIdentity(this.store, signal)))?.record.segmentSize;
   }
 
+  /** The database system the archive belongs to, when it recorded one. */
+  async systemIdentifier(signal?: AbortSignal): Promise<string | undefined> {
+    return (this.known ?? (await readIdentity(this.store, signal)))?.record.systemIdentifier;
+  }
+
   /** A WAL segment's check before it is archived. */
   check(header: SegmentHeader, segmentName: string, signal?: AbortSignal): Promise<void> {
     return this.expect(factsOfSegment(header), segmentName, segmentName, signal);

@@ -179,7 +179,7 @@ describe('the docs and the k8s examples stay in step with the code', () => {
   });
 
   test('every metric in the alerts and the dashboard is exported by walship', async () => {
-    const metrics = await new WalshipMetrics().registry.getMetricsAsJSON();
+    const metrics = await new WalshipMetrics().registerEveryMetric().registry.getMetricsAsJSON();
     const exported = new Set<string>();
     for (const m of metrics) {
       exported.add(m.name);

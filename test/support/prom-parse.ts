@@ -217,3 +217,10 @@ export function sampleSum(families: Map<string, MetricFamily>, family: string, s
   if (!f) throw new Error(`no metric family ${family}`);
   return f.samples.filter((s) => s.name === sampleName && Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
 }
+
+/** The value of the one sample of a family whose labels include `where`, or undefined when there is none. */
+export function sampleValue(families: Map<string, MetricFamily>, family: string, where: Record<string, string> = {}): number | undefined {
+  const matching = (families.get(family)?.samples ?? []).filter((s) => s.name === family && Object.entries(where).every(([k, v]) => s.labels[k] === v));
+  if (matching.length > 1) throw new Error(`${matching.length} samples of ${family} match ${JSON.stringify(where)}`);
+  return matching[0]?.value;
+}
