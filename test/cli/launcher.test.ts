@@ -67,7 +67,7 @@ describe('bin/walship finds its Node', () => {
     await symlink('../walship/bin/walship', join(root, 'node_modules', '.bin', 'walship'));
     const r = await run(join(root, 'node_modules', '.bin', 'walship'), ['wal-push', 'x'], { PATH: SYSTEM_PATH });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `hoisted node: ${root}/node_modules/.bin/../walship/bin/walship wal-push x\n`);
+    assert.equal(r.stdout, `hoisted node: --no-concurrent-recompilation --no-concurrent-sparkplug ${root}/node_modules/.bin/../walship/bin/walship wal-push x\n`);
   });
 
   test('no project Node and a system Node too old: one line naming both versions, exit 78', async () => {
