@@ -7,6 +7,7 @@ import { registerBackupFetch } from './commands/backup-fetch.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerRetentionCommands } from './commands/delete.ts';
 import { registerStorageTools } from './commands/st.ts';
+import { registerVerifyCommands } from './commands/verify.ts';
 import { registerWalCommands } from './commands/wal.ts';
 import { CommandContext, flagSettings } from './context.ts';
 import { addHelpExamples } from './help-examples.ts';
@@ -44,6 +45,7 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   registerAgentCommands(program, runner);
   registerBackupCommands(program, runner);
   registerBackupFetch(program, runner);
+  registerVerifyCommands(program, runner);
   registerRetentionCommands(program, runner);
   registerStorageTools(program, runner);
   registerDemoCommand(program, runner);

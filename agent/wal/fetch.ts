@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodingFromMetadata } from '../codec/index.ts';
 import { WalshipError, isWalshipError } from '../errors.ts';
@@ -88,7 +89,20 @@ async function lookUp(archive: WalArchive, file: WalFileName, options: FetchOpti
   return hole === undefined ? {} : { hole };
 }
 
-export async function fetchWalFile(archive: WalArchive, name: string, dest: string, options: FetchOptions = {}): Promise<FetchResult> {
+/** The object's plaintext, and the checks to run once all of it has passed (by its byte count). */
+interface OpenedWal {
+  key: string;
+  plaintext: Readable;
+  /** consequence: what the failure means for the caller, ending its message. */
+  check(bytes: number, consequence: string): void;
+}
+
+/**
+ * Looks a WAL file up and opens its plaintext, with the archived checksum,
+ * size and segment header checked at its end: what wal-fetch writes to a
+ * file and backup-verify reads into nothing go through the same checks.
+ */
+async function openWalFile(archive: WalArchive, name: string, options: FetchOptions): Promise<OpenedWal | Extract<FetchResult, { outcome: 'not-found' }>> {
   const file = parseWalFileName(name, options.segmentSize);
   const got = await lookUp(archive, file, options);
   if (!('body' in got)) {
@@ -99,41 +113,81 @@ export async function fetchWalFile(archive: WalArchive, name: string, dest: stri
   const { body, info } = got;
   const expected = archivedDigest(info);
   const tap = digestTap(expected?.algorithm);
+  const header = headerTap();
   const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, archive.encryptedByDefault));
-  // The deadline's abort ends the download, so the temporary file is removed before the caller answers.
-  const stop = () => body.destroy(options.signal!.reason instanceof Error ? options.signal!.reason : new Error(String(options.signal!.reason)));
-  options.signal?.addEventListener('abort', stop, { once: true });
+  return {
+    key: info.key,
+    plaintext: through(through(decoded, tap.stream), header.stream),
+    check: (bytes, consequence) => checkRestored(file, info.key, consequence, header.bytes(), bytes, tap.digest(), expected, metadataValue(info, SIZE_METADATA)),
+  };
+}
+
+/** Ends the download when the signal aborts, for as long as `work` runs. */
+async function abortable<T>(stream: Readable, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  const stop = () => stream.destroy(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+  signal?.addEventListener('abort', stop, { once: true });
   try {
-    if (options.signal?.aborted) stop();
-    // Not fsynced, as pgBackRest's archive-get: after a crash PostgreSQL asks for the file again.
-    const bytes = await writeFileAtomic(dest, through(decoded, tap.stream), {
-      mode: 0o600,
-      durable: false,
-      ...(options.owner ? { owner: options.owner } : {}),
-      verify: (tmp, written) => verifyRestored(file, info.key, tmp, written, tap.digest(), expected, metadataValue(info, SIZE_METADATA)),
-    });
-    return { outcome: 'fetched', key: info.key, bytes };
+    if (signal?.aborted) stop();
+    return await work();
   } finally {
-    options.signal?.removeEventListener('abort', stop);
+    signal?.removeEventListener('abort', stop);
   }
 }
 
-async function verifyRestored(file: WalFileName, key: string, tmp: string, bytes: number, digest: ContentDigest, expected?: ContentDigest, expectedSize?: string): Promise<void> {
-  const fail = (why: string) => new WalshipError('WAL_INTEGRITY', `${key}: ${why}; not written to its destination`, { details: { key } });
+export async function fetchWalFile(archive: WalArchive, name: string, dest: string, options: FetchOptions = {}): Promise<FetchResult> {
+  const opened = await openWalFile(archive, name, options);
+  if ('outcome' in opened) return opened;
+  // The deadline's abort ends the download, so the temporary file is removed before the caller answers.
+  const bytes = await abortable(opened.plaintext, options.signal, () =>
+    // Not fsynced, as pgBackRest's archive-get: after a crash PostgreSQL asks for the file again.
+    writeFileAtomic(dest, opened.plaintext, {
+      mode: 0o600,
+      durable: false,
+      ...(options.owner ? { owner: options.owner } : {}),
+      verify: (_tmp, written) => opened.check(written, 'not written to its destination'),
+    }),
+  );
+  return { outcome: 'fetched', key: opened.key, bytes };
+}
+
+/** wal-fetch without a destination: the file is read, decoded and checked as wal-fetch would, and dropped. */
+export async function verifyWalFile(archive: WalArchive, name: string, options: FetchOptions = {}): Promise<FetchResult> {
+  const opened = await openWalFile(archive, name, options);
+  if ('outcome' in opened) return opened;
+  let bytes = 0;
+  await abortable(opened.plaintext, options.signal, () =>
+    pipeline(opened.plaintext, new Writable({ write: (chunk: Buffer, _enc, cb) => ((bytes += chunk.length), cb()) })),
+  );
+  opened.check(bytes, 'the archived file is damaged');
+  return { outcome: 'fetched', key: opened.key, bytes };
+}
+
+/** A pass-through that keeps the first page header's bytes. */
+function headerTap(): { stream: Transform; bytes(): Buffer } {
+  const kept: Buffer[] = [];
+  let have = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (have < LONG_HEADER_BYTES) {
+        const part = chunk.subarray(0, LONG_HEADER_BYTES - have);
+        kept.push(Buffer.from(part));
+        have += part.length;
+      }
+      cb(null, chunk);
+    },
+  });
+  return { stream, bytes: () => Buffer.concat(kept) };
+}
+
+function checkRestored(file: WalFileName, key: string, consequence: string, header: Buffer, bytes: number, digest: ContentDigest, expected?: ContentDigest, expectedSize?: string): void {
+  const fail = (why: string) => new WalshipError('WAL_INTEGRITY', `${key}: ${why}; ${consequence}`, { details: { key } });
   if (expectedSize !== undefined && String(bytes) !== expectedSize) throw fail(`restored ${bytes} bytes, archived ${expectedSize}`);
   if (expected !== undefined && expected.hex !== digest.hex) throw fail(`${describeDigest(digest)} differs from the archived ${describeDigest(expected)}`);
   if (file.kind === 'segment' || file.kind === 'partial') {
-    const handle = await open(tmp, 'r');
     try {
-      const page = Buffer.alloc(LONG_HEADER_BYTES);
-      const { bytesRead } = await handle.read(page, 0, LONG_HEADER_BYTES, 0);
-      try {
-        checkSegment(file, parseSegmentHeader(page.subarray(0, bytesRead), file.name), bytes);
-      } catch (err) {
-        throw fail((err as Error).message);
-      }
-    } finally {
-      await handle.close();
+      checkSegment(file, parseSegmentHeader(header, file.name), bytes);
+    } catch (err) {
+      throw fail((err as Error).message);
     }
   }
 }
