@@ -7,6 +7,7 @@ import { registerBackupFetch } from './commands/backup-fetch.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerRetentionCommands } from './commands/delete.ts';
 import { registerStorageTools } from './commands/st.ts';
+import { registerDrillCommand } from './commands/drill.ts';
 import { registerVerifyCommands } from './commands/verify.ts';
 import { registerWalCommands } from './commands/wal.ts';
 import { CommandContext, flagSettings } from './context.ts';
@@ -46,6 +47,7 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   registerBackupCommands(program, runner);
   registerBackupFetch(program, runner);
   registerVerifyCommands(program, runner);
+  registerDrillCommand(program, runner);
   registerRetentionCommands(program, runner);
   registerStorageTools(program, runner);
   registerDemoCommand(program, runner);

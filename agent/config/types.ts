@@ -113,6 +113,16 @@ export interface Config {
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   agent: { spoolDir: string; uploadAhead: boolean; followWal: boolean; httpAddress: string; shutdownGraceMs: number; healthIntervalMs: number; catalogIntervalMs: number };
   backup: { partBytes: number; walTimeoutMs: number; schedule: string };
+  /** Restore drills (WALSHIP_DRILL_*, WALSHIP_PGBIN). */
+  drill: {
+    schedule: string;
+    /** 0: no budget beyond the scratch filesystem's free space. */
+    diskBudgetBytes: number;
+    dir?: string;
+    user: string;
+    timeoutMs: number;
+    pgBin?: string;
+  };
   /** Automatic retention after each backup (WALSHIP_RETENTION_*): a backup either rule keeps is kept. */
   retention: {
     /** Keep this many newest backups; 0: no count rule. */

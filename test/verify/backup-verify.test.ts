@@ -174,9 +174,10 @@ describe('backup-verify', () => {
 
   test('names the block of a data page that rotted on disk before the backup; --all covers every backup', { timeout: 180_000 }, async () => {
     await source.query('create table victim (id int, pad text); insert into victim select g, repeat($$x$$, 200) from generate_series(1, 2000) g; checkpoint');
-    const [{ path: rel }] = await source.query<{ path: string }>("select pg_relation_filepath('victim') as path");
+    const [row] = await source.query<{ path: string }>("select pg_relation_filepath('victim') as path");
+    const rel = row!.path;
     // A byte in the middle of block 1's tuples: the page header (and its LSN) untouched.
-    await flipByte(join(source.dataDir, rel!), 8192 + 4000);
+    await flipByte(join(source.dataDir, rel), 8192 + 4000);
     const second = await pushBackup(source, store.env);
     await archiveAll(source);
     const { r, reports } = await verify(store.env, ['--all']);
