@@ -17,6 +17,8 @@ import { parseWalFileName } from '../wal/names.ts';
 import type { WalshipMetrics } from './metrics.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { BackupJob, type AfterBackup } from './backup-job.ts';
+import { DrillJob } from './drill-job.ts';
+import type { DrillHost } from '../drill/run.ts';
 import { BackupCatalog } from './backup-catalog.ts';
 import { retainAfterBackup } from '../backup/retention.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -56,6 +58,8 @@ function segmentEnd(name: string, segmentSize = 16 * 1024 * 1024): bigint | unde
 
 export interface AgentExtras {
   clock?: Clock;
+  /** What restore drills run with (this executable, PATH, the environment); without it, WALSHIP_DRILL_SCHEDULE cannot be honoured. */
+  drillHost?: DrillHost;
   /** Runs after each successful scheduled backup: retention. */
   afterBackup?: AfterBackup;
 }
@@ -97,6 +101,24 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
       await first;
     },
   };
+}
+
+/** Restore drills on WALSHIP_DRILL_SCHEDULE (off by default). */
+function startDrills(config: Config, archive: WalArchive, log: Logger, metrics: WalshipMetrics, backups: BackupJob | undefined, extras: AgentExtras): { stop(): Promise<void> } | undefined {
+  if (config.drill.schedule === 'off') return undefined;
+  if (extras.drillHost === undefined) {
+    log.warn('WALSHIP_DRILL_SCHEDULE is set, but this agent was started without what a drill needs: no restore drills');
+    return undefined;
+  }
+  const job = new DrillJob(config, archive, extras.drillHost, log, metrics, backups);
+  const scheduler = new Scheduler({
+    cron: parseSchedule(config.drill.schedule),
+    clock: extras.clock ?? systemClock,
+    run: () => job.run('schedule'),
+    onNext: (at) => log.info({ at: at.toISOString() }, 'next scheduled restore drill'),
+  });
+  scheduler.start();
+  return { stop: () => scheduler.stop() };
 }
 
 /** Uploads idle this long: segments come slowly enough for the follower to pay off. */
@@ -227,6 +249,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
   const catalog = new BackupCatalog(store, metrics, log);
   catalog.start(config.agent.catalogIntervalMs);
   const backups = startBackups(config, archive, log, metrics, catalog, extras);
+  const drills = startDrills(config, archive, log, metrics, backups?.job, extras);
 
   return {
     uploads,
@@ -234,6 +257,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     backups: backups?.job,
     async stop() {
       await server.close();
+      await drills?.stop();
       await backups?.stop();
       // After the backups: a backup finishing while stopping reads the catalogue.
       await catalog.stop();

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { WalshipError } from '../../errors.ts';
 import { writeLine } from '../io.ts';
+import type { DrillHost } from '../../drill/run.ts';
+import type { CommandContext } from '../context.ts';
 import type { CommandRunner } from '../program.ts';
 
 // restore-drill: a real restore, recovery and start of a backup in a
@@ -10,6 +12,12 @@ import type { CommandRunner } from '../program.ts';
 // stdout whatever happened; a failed drill then ends with DRILL_FAILED.
 
 const WALSHIP_BIN = fileURLToPath(new URL('../../../bin/walship', import.meta.url));
+
+/** What a drill takes from this process: the executable restore_command runs, PATH, the environment its walship reads. */
+export function drillHost(ctx: CommandContext): DrillHost {
+  const env = Object.fromEntries(Object.entries(ctx.io.env).filter((e): e is [string, string] => e[1] !== undefined));
+  return { node: process.execPath, walshipBin: WALSHIP_BIN, path: env.PATH ?? '/usr/bin:/bin', env, tmpRoot: tmpdir() };
+}
 
 interface DrillFlags {
   json?: boolean;
@@ -37,13 +45,12 @@ export function registerDrillCommand(program: Command, run: CommandRunner): void
         const log = await ctx.logger(config);
         try {
           const [{ restoreDrill }, { formatDrillReport }, { openWalArchive }] = await Promise.all([import('../../drill/run.ts'), import('../../drill/report.ts'), import('../../wal/archive.ts')]);
-          const env = Object.fromEntries(Object.entries(ctx.io.env).filter((e): e is [string, string] => e[1] !== undefined));
           const target = { time: flags.targetTime, lsn: flags.targetLsn, name: flags.targetName };
           const given = Object.fromEntries(Object.entries(target).filter(([, v]) => v !== undefined));
           const report = await restoreDrill(
             config,
             await openWalArchive(config, driver),
-            { node: process.execPath, walshipBin: WALSHIP_BIN, path: env.PATH ?? '/usr/bin:/bin', env, tmpRoot: tmpdir() },
+            drillHost(ctx),
             { backup, amcheck: flags.amcheck === true, ...(flags.query === undefined ? {} : { query: flags.query }), ...(Object.keys(given).length ? { target: given } : {}) },
             log,
           );
