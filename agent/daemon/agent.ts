@@ -118,7 +118,13 @@ function startDrills(config: Config, archive: WalArchive, log: Logger, metrics: 
     onNext: (at) => log.info({ at: at.toISOString() }, 'next scheduled restore drill'),
   });
   scheduler.start();
-  return { stop: () => scheduler.stop() };
+  metrics.drillScheduled.set(1);
+  return {
+    async stop() {
+      metrics.drillScheduled.set(0);
+      await scheduler.stop();
+    },
+  };
 }
 
 /** Uploads idle this long: segments come slowly enough for the follower to pay off. */

@@ -45,6 +45,7 @@ export class WalshipMetrics {
   readonly drillLastRpo = new Gauge({ name: 'walship_drill_last_rpo_seconds', help: 'The RPO the last successful drill proved: how old the point it recovered to was when it finished.', registers: [this.registry] });
   readonly drillLastDuration = new Gauge({ name: 'walship_drill_last_duration_seconds', help: 'How long the last successful drill took, by phase: restore (backup-fetch), recovery (start to accepting queries); their sum is the proven RTO.', labelNames: ['phase'], registers: [this.registry] });
   readonly drillFailures = new Counter({ name: 'walship_drill_failures_total', help: 'Restore drills that failed or were refused, by error code; every code is exported at 0 from the start.', labelNames: ['code'], registers: [this.registry] });
+  readonly drillScheduled = new Gauge({ name: 'walship_drill_scheduled', help: '1 if this agent runs restore drills on WALSHIP_DRILL_SCHEDULE: the drill alerts watch only agents that do.', registers: [this.registry] });
   readonly drillRunning = new Gauge({ name: 'walship_drill_running', help: '1 while a restore drill runs.', registers: [this.registry] });
 
   readonly storageDuration = new Histogram({ name: 'walship_storage_operation_duration_seconds', help: 'Store call latency, by operation and store.', labelNames: ['op', 'store'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
