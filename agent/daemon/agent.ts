@@ -122,6 +122,7 @@ function startDrills(config: Config, archive: WalArchive, log: Logger, metrics: 
   return {
     async stop() {
       metrics.drillScheduled.set(0);
+      await job.stop();
       await scheduler.stop();
     },
   };

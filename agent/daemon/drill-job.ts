@@ -20,6 +20,7 @@ export class DrillJob {
   readonly #metrics: WalshipMetrics;
   readonly #backups: BackupJob | undefined;
   #running: Promise<void> | undefined;
+  readonly #stopping = new AbortController();
 
   constructor(config: Config, archive: WalArchive, host: DrillHost, log: Logger, metrics: WalshipMetrics, backups: BackupJob | undefined) {
     this.#config = config;
@@ -30,12 +31,19 @@ export class DrillJob {
     this.#backups = backups;
   }
 
+  /** Ends a drill under way as soon as it can (its server stopped, its directory deleted), and waits for it. */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.#running;
+  }
+
   get busy(): boolean {
     return this.#running !== undefined;
   }
 
   /** Runs a drill now, unless one is running or a backup is: then this one is skipped, not queued. */
   run(reason: string): Promise<void> {
+    if (this.#stopping.signal.aborted) return Promise.resolve();
     if (this.#running) {
       this.#log.warn({ reason }, 'restore drill skipped: the previous one is still running');
       return this.#running;
@@ -52,7 +60,9 @@ export class DrillJob {
     this.#log.info({ reason }, 'restore drill starting');
     this.#metrics.drillRunning.set(1);
     try {
-      const report = await restoreDrill(this.#config, this.#archive, this.#host, { backup: 'LATEST', amcheck: false }, this.#log);
+      const report = await restoreDrill(this.#config, this.#archive, this.#host, { backup: 'LATEST', amcheck: false, signal: this.#stopping.signal }, this.#log);
+      // Cut short by the agent's stop (or a reload): not a finding about the backup.
+      if (this.#stopping.signal.aborted) return;
       if (report.failure) {
         this.#metrics.recordDrillFailure(report.failure.code);
         return;

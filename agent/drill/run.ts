@@ -1,4 +1,5 @@
-import { chown, mkdir, mkdtemp, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { readManifest, resolveBackup } from '../backup/catalog.ts';
 import { backupFetch } from '../backup/fetch.ts';
@@ -40,10 +41,18 @@ export interface DrillOptions {
   target?: { time?: string; lsn?: string; name?: string };
   amcheck: boolean;
   query?: string;
+  /** Stops the drill (the agent stopping): the server is stopped and the directory deleted; a restore under way finishes first. */
+  signal?: AbortSignal;
 }
 
 /** Room for the WAL recovery keeps in pg_wal besides the data: max_wal_size (256 MB) twice over. */
 const WAL_ALLOWANCE = 512 * 1024 * 1024;
+
+function refuseIfStopped(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new WalshipError('DRILL_FAILED', 'the drill was stopped (the agent is stopping)');
+}
+
+const SCRATCH_PREFIX = 'walship-drill-';
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -72,9 +81,38 @@ export async function restoreDrill(config: Config, archive: WalArchive, host: Dr
   try {
     const backupRunning = await lockHolder(archive.store, BACKUP_LOCK);
     if (backupRunning !== undefined) throw new WalshipError('BACKUP_LOCKED', `a backup is running (${backupRunning}): a restore drill waits for its end`);
+    await sweepLeftovers(parent, log);
     return await drill(config, archive, host, options, log, { sentinel, binaries, user, parent });
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * Scratch directories of drills that did not clean up (a process killed
+ * mid-drill): their server stopped, if one still runs, and deleted. Only
+ * under the drill lock, so none of them is a drill under way.
+ */
+async function sweepLeftovers(parent: string, log: Logger): Promise<void> {
+  for (const entry of await readdir(parent).catch(() => [] as string[])) {
+    if (!entry.startsWith(SCRATCH_PREFIX)) continue;
+    const dir = join(parent, entry);
+    const dataDir = join(dir, 'data');
+    const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+    // The pid is the server's only if its command line names this data directory: pids are reused.
+    const cmdline = pid > 0 ? await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '') : '';
+    if (cmdline.split('\0').includes(dataDir)) {
+      for (const sig of ['SIGQUIT', 'SIGKILL'] as const) {
+        try {
+          process.kill(pid, sig);
+        } catch {
+          break;
+        }
+        await sleep(2000);
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+    log.warn({ dir }, 'removed the scratch directory of an earlier restore drill that did not finish');
   }
 }
 
@@ -98,7 +136,7 @@ async function drill(config: Config, archive: WalArchive, host: DrillHost, optio
     checks: [],
     cleanedUp: false,
   };
-  const scratch = await mkdtemp(join(p.parent, 'walship-drill-'));
+  const scratch = await mkdtemp(join(p.parent, SCRATCH_PREFIX));
   const own = async (path: string) => {
     if (p.user) await chown(path, p.user.uid, p.user.gid);
   };
@@ -145,15 +183,19 @@ async function drill(config: Config, archive: WalArchive, host: DrillHost, optio
     const logFile = join(scratch, 'postgres.log');
     await writeFile(logFile, '', { mode: 0o600 });
     await own(logFile);
-    server = new DrillServer({ binDir: p.binaries.binDir, dataDir, socketDir, logFile, hbaFile, user: p.user, env: host.env });
+    refuseIfStopped(options.signal);
+    // Not the primary's PGDATA: nothing the server runs should take it for its own.
+    const { PGDATA: _primary, ...serverEnv } = host.env;
+    server = new DrillServer({ binDir: p.binaries.binDir, dataDir, socketDir, logFile, hbaFile, user: p.user, env: serverEnv });
     const recoveryStarted = Date.now();
     server.start();
     const role = config.pg.user ?? 'postgres';
-    await server.waitReady(role, deadline);
+    await server.waitReady(role, deadline, options.signal);
     report.recoverySeconds = (Date.now() - recoveryStarted) / 1000;
     report.rtoSeconds = report.restoreSeconds + report.recoverySeconds;
 
     step = 'checks';
+    refuseIfStopped(options.signal);
     const connect = async (database: string) => {
       const c = server!.client(database, role);
       c.on('error', () => undefined);

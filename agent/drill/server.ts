@@ -92,7 +92,8 @@ export class DrillServer {
         // A role that does not exist will not start existing: no use waiting.
         if (/role .* does not exist/.test(text)) throw new WalshipError('DRILL_FAILED', `the restored cluster has no role ${user} to check it with (set PGUSER to one of its superusers): ${text}`);
       }
-      if (Date.now() > deadline || signal?.aborted) throw new WalshipError('DRILL_FAILED', `PostgreSQL did not finish recovery within the drill's deadline (WALSHIP_DRILL_TIMEOUT):\n${await this.logTail()}`);
+      if (signal?.aborted) throw new WalshipError('DRILL_FAILED', 'the drill was stopped (the agent is stopping) before recovery ended');
+      if (Date.now() > deadline) throw new WalshipError('DRILL_FAILED', `PostgreSQL did not finish recovery within the drill's deadline (WALSHIP_DRILL_TIMEOUT):\n${await this.logTail()}`);
       await sleep(250);
     }
   }

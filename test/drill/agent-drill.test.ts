@@ -34,7 +34,7 @@ describe('restore drills run by the agent', () => {
 
   test('on schedule: metrics of a success, then of a failure; nothing left behind', { timeout: 300_000 }, async () => {
     const storeRoot = await postgresOwnedDir('walship-agent-drill-');
-    const drillDir = await mkdtemp(join(tmpdir(), 'walship-agent-drill-scratch-'));
+    const drillDir = await mkdtemp(join(tmpdir(), 'walship-agent-scratch-'));
     await chownToPostgres(drillDir);
     dirs.push(storeRoot, drillDir);
     const env = { WALG_FILE_PREFIX: storeRoot };
@@ -83,7 +83,8 @@ describe('restore drills run by the agent', () => {
     assert.ok(sampleSum(failed, 'walship_drill_last_success_timestamp_seconds') < afterTamper, 'the last success stays the earlier one');
     await rename(`${part}.saved`, part);
 
-    await waitUntil('no drill running', async () => sampleSum(await scrapeMetrics(pod.agent), 'walship_drill_running') === 0, 60_000, 200);
+    // Stopped while a drill runs: the drill ends its server and deletes its directory before the agent exits.
+    await waitUntil('a drill under way', async () => sampleSum(await scrapeMetrics(pod.agent), 'walship_drill_running') === 1, 60_000, 100);
     await pod.agent.stop();
     assert.deepEqual(await readdir(drillDir), [], 'the scratch directory is empty');
     assert.deepEqual(await serversUnder(drillDir), [], 'no drill server left running');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -68,7 +68,7 @@ describe('restore-drill', () => {
     source = await startArchivingSource(store.env, { dataChecksums: true });
     await source.pgbench(['-i', '-s', '2', '-q']);
     backup = await pushBackup(source, store.env);
-    drillDir = await mkdtemp(join(tmpdir(), 'walship-drill-test-'));
+    drillDir = await mkdtemp(join(tmpdir(), 'walship-scratch-test-'));
     await chownToPostgres(drillDir);
     dirs.push(drillDir);
     env = { ...store.env, PGUSER: 'postgres', WALSHIP_DRILL_DIR: drillDir };
@@ -98,7 +98,9 @@ describe('restore-drill', () => {
     assert.ok(Math.abs(report.rtoSeconds! - report.restoreSeconds! - report.recoverySeconds!) < 0.01);
     assert.equal(report.cleanedUp, true);
     await assertNothingLeft();
-    // The text report says the same.
+    // The text report says the same; and a scratch directory an earlier, killed drill left is swept.
+    await mkdir(join(drillDir, 'walship-drill-left'), { recursive: true });
+    await writeFile(join(drillDir, 'walship-drill-left', 'x'), 'x');
     const text = await runWalship(['restore-drill'], env);
     assert.equal(text.code, 0, describeCli(text));
     assert.match(text.stdout, new RegExp(`^restore drill of ${backup}: ok$`, 'm'));
