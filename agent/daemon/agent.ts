@@ -112,7 +112,7 @@ function startDrills(config: Config, archive: WalArchive, log: Logger, metrics: 
   }
   const job = new DrillJob(config, archive, extras.drillHost, log, metrics, backups);
   const scheduler = new Scheduler({
-    cron: parseSchedule(config.drill.schedule),
+    cron: parseSchedule(config.drill.schedule, 'restore drill schedule (WALSHIP_DRILL_SCHEDULE)'),
     clock: extras.clock ?? systemClock,
     run: () => job.run('schedule'),
     onNext: (at) => log.info({ at: at.toISOString() }, 'next scheduled restore drill'),
