@@ -56,8 +56,11 @@ export const catalogue = {
   BACKUP_WAL_MISSING: { exit: 75, retryable: true, summary: "the WAL a backup needs did not reach the store in time" },
   BACKUP_FOREIGN_CLUSTER: { exit: 65, retryable: false, summary: "backup of another cluster than the archive's" },
   BACKUP_CORRUPT: { exit: 65, retryable: false, summary: 'backup data failed verification' },
+  BACKUP_WAL_INCOMPLETE: { exit: 66, retryable: false, summary: 'WAL a backup needs to become consistent is missing from the store' },
   BACKUP_LOCKED: { exit: 75, retryable: true, summary: 'another backup is running' },
   RESTORE_REFUSED: { exit: 73, retryable: false, summary: 'refusing to restore into that directory' },
+  DRILL_FAILED: { exit: 65, retryable: false, summary: 'the restore drill did not prove the backup restorable' },
+  DRILL_REFUSED: { exit: 73, retryable: false, summary: 'refusing to start a restore drill: over its disk budget, or no PostgreSQL binaries of the backup\'s version' },
   DELETE_REFUSED: { exit: 73, retryable: false, summary: 'refusing to delete: permanent backups, or every backup' },
 
   IO_FAILED: { exit: 74, retryable: false, summary: 'local file operation failed' },

@@ -5,7 +5,8 @@ import { WalshipError, isWalshipError } from '../errors.ts';
 import { runLimited } from '../util/limit.ts';
 import type { WalArchive } from '../wal/push.ts';
 import type { BackupFile, BackupPart } from './manifest.ts';
-import type { PartWorkers } from './part-workers.ts';
+import type { UnpackFindings } from './part-unpack.ts';
+import type { PartWorker, PartWorkers } from './part-workers.ts';
 
 // The data of a backup out of the store, on part worker threads: which
 // local files already match (delta), and the parts that hold the others,
@@ -37,34 +38,57 @@ export interface FetchPartsOptions {
   onBytes?: (n: number) => void;
 }
 
-/** Writes `files` from the parts that hold them. */
-export async function fetchParts(workers: PartWorkers, archive: WalArchive, parts: readonly BackupPart[], files: readonly BackupFile[], options: FetchPartsOptions): Promise<void> {
+/** Where a part's files go: dest, or (undefined) nowhere, verified only, with page checksums when pagesBefore is set. */
+export type PartSink = { dest: string; owner?: { uid: number; gid: number } } | { dest?: undefined; pagesBefore?: bigint };
+
+/**
+ * One part out of the store through a worker: restored into the sink's
+ * dest, or only decoded and checked. Errors name the part's key.
+ */
+export async function unpackPart(
+  worker: PartWorker,
+  archive: WalArchive,
+  part: BackupPart,
+  wanted: readonly BackupFile[],
+  sink: PartSink,
+  encryptedByDefault: boolean,
+  onBytes: (n: number) => void,
+): Promise<UnpackFindings> {
+  try {
+    const { body, info } = await archive.store.get(part.key);
+    const how = encodingFromMetadata(info.key, info.metadata, encryptedByDefault);
+    // lz4 (and plain tar) is decoded on the worker; other methods on the main thread's codec.
+    const onWorker = how.compression === 'lz4' || how.compression === 'none';
+    const source = onWorker ? archive.codec.decrypt(body, how) : archive.codec.decode(body, how);
+    return await worker.unpack({ ...sink, partKey: part.key, wanted, compression: how.compression === 'lz4' ? 'lz4' : 'none' }, source, onBytes);
+  } catch (err) {
+    throw namingPart(err, part.key);
+  }
+}
+
+/** Files grouped by the part that holds them. */
+export function filesByPart(files: readonly BackupFile[]): Map<number, BackupFile[]> {
   const byPart = new Map<number, BackupFile[]>();
   for (const f of files) {
     if (!byPart.has(f.part)) byPart.set(f.part, []);
     byPart.get(f.part)!.push(f);
   }
+  return byPart;
+}
+
+/** Writes `files` from the parts that hold them. */
+export async function fetchParts(workers: PartWorkers, archive: WalArchive, parts: readonly BackupPart[], files: readonly BackupFile[], options: FetchPartsOptions): Promise<void> {
+  const byPart = filesByPart(files);
+  const sink: PartSink = { dest: options.dest, ...(options.owner ? { owner: options.owner } : {}) };
   await runLimited(
     parts
       .filter((p) => byPart.has(p.part))
       .map((part) => () => {
         const wanted = byPart.get(part.part)!;
-        return workers.use(async (worker) => {
-          try {
-            const { body, info } = await archive.store.get(part.key);
-            const how = encodingFromMetadata(info.key, info.metadata, options.encryptedByDefault);
-            // lz4 (and plain tar) is decoded on the worker; other methods on the main thread's codec.
-            const onWorker = how.compression === 'lz4' || how.compression === 'none';
-            const source = onWorker ? archive.codec.decrypt(body, how) : archive.codec.decode(body, how);
-            await worker.unpack(
-              { dest: options.dest, partKey: part.key, wanted, compression: how.compression === 'lz4' ? 'lz4' : 'none', ...(options.owner ? { owner: options.owner } : {}) },
-              source,
-              (n) => options.onBytes?.(n),
-            );
-          } catch (err) {
-            throw namingPart(err, part.key);
-          }
-        }, wanted.reduce((s, f) => s + f.size, 0));
+        return workers.use(
+          (worker) => unpackPart(worker, archive, part, wanted, sink, options.encryptedByDefault, (n) => options.onBytes?.(n)),
+          wanted.reduce((s, f) => s + f.size, 0),
+        );
       }),
     options.concurrency,
   );

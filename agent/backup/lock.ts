@@ -22,9 +22,9 @@ interface LockRecord {
   expiresAt: string;
 }
 
-async function readLock(store: StorageDriver): Promise<LockRecord | undefined> {
+async function readLock(store: StorageDriver, key: string): Promise<LockRecord | undefined> {
   try {
-    const { body } = await store.get(LOCK_KEY);
+    const { body } = await store.get(key);
     const chunks: Buffer[] = [];
     for await (const c of body) chunks.push(c as Buffer);
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as LockRecord;
@@ -65,6 +65,28 @@ export interface HeldLock {
 }
 
 export async function acquireBackupLock(store: StorageDriver, ttlMs = 10 * 60_000, now: () => Date = () => new Date()): Promise<HeldLock> {
+  return acquireStoreLock(store, BACKUP_LOCK, ttlMs, now);
+}
+
+/** What a lock guards: its key, and what its message calls the work. */
+export interface LockKind {
+  key: string;
+  work: string;
+}
+
+export const BACKUP_LOCK: LockKind = { key: LOCK_KEY, work: 'backup' };
+/** Restore drills: one at a time per archive, and none while the backup lock is held (restore-drill looks). */
+export const DRILL_LOCK: LockKind = { key: 'walship/drill.lock', work: 'restore drill' };
+
+/** Who holds the lock now, if anyone does and is not past its TTL. */
+export async function lockHolder(store: StorageDriver, kind: LockKind, now: () => Date = () => new Date()): Promise<string | undefined> {
+  const held = await readLock(store, kind.key);
+  if (!held || Date.parse(held.expiresAt) <= now().getTime() || heldByDeadLocalProcess(held)) return undefined;
+  return `${held.holder} since ${held.acquiredAt}`;
+}
+
+export async function acquireStoreLock(store: StorageDriver, kind: LockKind, ttlMs = 10 * 60_000, now: () => Date = () => new Date()): Promise<HeldLock> {
+  const LOCK_KEY = kind.key;
   const id = randomBytes(8).toString('hex');
   const holder = `${hostname()} pid ${process.pid}`;
   const acquiredAt = now().toISOString();
@@ -74,15 +96,15 @@ export async function acquireBackupLock(store: StorageDriver, ttlMs = 10 * 60_00
   };
   const first = body(record());
   if (!(await store.putIfAbsent(LOCK_KEY, first.source, { contentLength: first.length }))) {
-    const held = await readLock(store);
+    const held = await readLock(store, LOCK_KEY);
     if (held && Date.parse(held.expiresAt) > now().getTime() && !heldByDeadLocalProcess(held)) {
-      throw new WalshipError('BACKUP_LOCKED', `another backup is running: ${held.holder} since ${held.acquiredAt} (lock ${LOCK_KEY} in the store, renewed ${held.renewedAt}); try again when it has finished`);
+      throw new WalshipError('BACKUP_LOCKED', `another ${kind.work} is running: ${held.holder} since ${held.acquiredAt} (lock ${LOCK_KEY} in the store, renewed ${held.renewedAt}); try again when it has finished`);
     }
     // Stale: its holder stopped renewing it. Take it over, then make sure we won.
     await store.deleteMany([LOCK_KEY]);
     const again = body(record());
-    if (!(await store.putIfAbsent(LOCK_KEY, again.source, { contentLength: again.length })) || (await readLock(store))?.id !== id) {
-      throw new WalshipError('BACKUP_LOCKED', `another process took over the stale backup lock ${LOCK_KEY} at the same moment; try again`);
+    if (!(await store.putIfAbsent(LOCK_KEY, again.source, { contentLength: again.length })) || (await readLock(store, LOCK_KEY))?.id !== id) {
+      throw new WalshipError('BACKUP_LOCKED', `another process took over the stale ${kind.work} lock ${LOCK_KEY} at the same moment; try again`);
     }
   }
   heldHere.add(id);
@@ -95,7 +117,7 @@ export async function acquireBackupLock(store: StorageDriver, ttlMs = 10 * 60_00
     async release() {
       clearInterval(renew);
       heldHere.delete(id);
-      const current = await readLock(store).catch(() => undefined);
+      const current = await readLock(store, LOCK_KEY).catch(() => undefined);
       if (current?.id === id) await store.deleteMany([LOCK_KEY]);
     },
   };

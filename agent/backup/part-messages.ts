@@ -1,6 +1,6 @@
 import type { TransferredError } from '../errors.ts';
 import type { PackResult } from './part-pack.ts';
-import type { UnpackOptions } from './part-unpack.ts';
+import type { UnpackFindings, UnpackOptions } from './part-unpack.ts';
 import type { ScannedFile } from './scan.ts';
 
 // What the main thread and a part worker say to each other. Every message
@@ -32,6 +32,6 @@ export type FromWorker =
   | { kind: 'packed'; job: number; result: PackResult }
   /** A chunk was written out; bytes: file bytes written since the last report. */
   | { kind: 'consumed'; job: number; bytes: number }
-  | { kind: 'unpacked'; job: number; bytes: number }
+  | { kind: 'unpacked'; job: number; bytes: number; findings: UnpackFindings }
   | { kind: 'hashed'; job: number; sha256: string; size: number }
   | { kind: 'failed'; job: number; error: TransferredError };

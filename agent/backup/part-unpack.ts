@@ -6,6 +6,7 @@ import { Lz4FrameDecoder } from '../codec/lz4-decoder.ts';
 import { WalshipError } from '../errors.ts';
 import { threadReclaimer } from '../util/reclaim.ts';
 import type { BackupFile } from './manifest.ts';
+import { PageVerifier } from './page-verify.ts';
 import { TarReader } from './tar-reader.ts';
 import type { TarHeader } from './tar-format.ts';
 
@@ -16,15 +17,33 @@ import type { TarHeader } from './tar-format.ts';
 // right name. The fsync and rename of a finished file run in the
 // background while the next file is decoded, a few files at most; and a
 // large file's writeback starts as it is written, not at its fsync.
+// Without a destination (backup-verify) the same decoding only hashes and
+// page-checks each file, and reports every mismatch instead of stopping.
 
 export interface UnpackOptions {
-  dest: string;
+  /** Where files are written; undefined: verify only (backup-verify), nothing is written. */
+  dest?: string;
   partKey: string;
   /** Files wanted from this part. */
   wanted: readonly BackupFile[];
   owner?: { uid: number; gid: number };
   /** 'lz4': the input is LZ4 frames, decoded here; 'none': the input is the tar itself. */
   compression: 'lz4' | 'none';
+  /** Verify only: page checksums are checked on pages older than this LSN (the backup's start); undefined: not checked. */
+  pagesBefore?: bigint;
+}
+
+/** What a verify-only unpack found wrong; in a restore the first of these is an error instead. */
+export interface UnpackFindings {
+  mismatched: { path: string; sha256: string; expected: string }[];
+  missing: string[];
+  corruptBlocks: { path: string; block: number }[];
+}
+
+interface CheckedFile {
+  file: BackupFile;
+  hash: Hash;
+  checkPages: (chunk: Buffer) => void;
 }
 
 /** Input is decoded this much at a time: a chunk of zero pages can decode to hundreds of MiB. */
@@ -56,6 +75,12 @@ interface OpenFile {
   writeback: Promise<void> | undefined;
 }
 
+/** A decoding error with the file it was inside of, when it was inside one: a damaged part is found by the file it damaged. */
+function namingFile(err: unknown, path: string | undefined): unknown {
+  if (path === undefined || !(err instanceof WalshipError) || err.details.path !== undefined) return err;
+  return new WalshipError(err.code, `${err.message} (inside ${path})`, { cause: err, details: { ...err.details, path } });
+}
+
 export class PartUnpacker {
   readonly #options: UnpackOptions;
   readonly #wanted: Map<string, BackupFile>;
@@ -63,6 +88,10 @@ export class PartUnpacker {
   readonly #tar: TarReader;
   readonly #decoder: Lz4FrameDecoder | undefined;
   #open: OpenFile | undefined;
+  /** Verify only: the file being checked, and what was found. */
+  #checking: CheckedFile | undefined;
+  readonly #pages: PageVerifier | undefined;
+  readonly #findings: UnpackFindings = { mismatched: [], missing: [], corruptBlocks: [] };
   readonly #syncing: Promise<void>[] = [];
   #syncFailure: { error: unknown } | undefined;
   #written = 0;
@@ -71,6 +100,10 @@ export class PartUnpacker {
   constructor(options: UnpackOptions) {
     this.#options = options;
     this.#wanted = new Map(options.wanted.map((f) => [f.path, f]));
+    if (options.dest === undefined) {
+      this.#pages = new PageVerifier(options.pagesBefore !== undefined, options.pagesBefore ?? 0n);
+      this.#pages.resetPart(0);
+    }
     this.#tar = new TarReader({
       onFile: (header) => this.#onFile(header),
       onData: (chunk) => this.#onData(chunk),
@@ -101,12 +134,28 @@ export class PartUnpacker {
       while (this.#syncing.length > MAX_SYNCING) await this.#syncing.shift();
       if (this.#syncFailure) throw this.#syncFailure.error;
     } catch (err) {
+      const inFile = this.#checking?.file.path ?? this.#open?.file.path;
       await this.abort();
-      throw err;
+      throw this.#withFindings(namingFile(err, inFile));
     }
     const written = this.#written;
     this.#written = 0;
     return written;
+  }
+
+  /** Verify only: what was found wrong, once finish() has returned. */
+  findings(): UnpackFindings {
+    return { ...this.#findings, corruptBlocks: this.#pages?.corruptBlocks() ?? [] };
+  }
+
+  /**
+   * Verify only: what was found before the part failed goes with the error.
+   * A flipped byte shows first as a file that does not match, and only at
+   * the frame's end as a checksum error; the file is what the user needs.
+   */
+  #withFindings(err: unknown): unknown {
+    if (this.#options.dest !== undefined || !(err instanceof WalshipError)) return err;
+    return new WalshipError(err.code, err.message, { cause: err, details: { ...err.details, findings: this.findings() } });
   }
 
   /** The end of the part: every wanted file must have been in it. */
@@ -117,11 +166,13 @@ export class PartUnpacker {
       await Promise.all(this.#syncing.splice(0));
       if (this.#syncFailure) throw this.#syncFailure.error;
     } catch (err) {
+      const inFile = this.#checking?.file.path ?? this.#open?.file.path;
       await this.abort();
-      throw err;
+      throw this.#withFindings(namingFile(err, inFile));
     }
     const missing = [...this.#wanted.keys()].filter((p) => !this.#seen.has(p));
-    if (missing.length > 0) {
+    if (this.#options.dest === undefined) this.#findings.missing.push(...missing);
+    else if (missing.length > 0) {
       throw new WalshipError('BACKUP_CORRUPT', `${this.#options.partKey} lacks ${missing.length} file(s) the manifest puts there, e.g. ${missing[0]}: the backup is damaged`);
     }
     return this.#written;
@@ -143,6 +194,10 @@ export class PartUnpacker {
   #onFile(header: TarHeader): boolean {
     const file = this.#wanted.get(header.name);
     if (!file) return false;
+    if (this.#options.dest === undefined) {
+      this.#checking = { file, hash: createHash('sha256'), checkPages: this.#pages!.fileChecker(0, file.path) };
+      return true;
+    }
     const target = join(this.#options.dest, ...file.path.split('/'));
     const tmp = join(dirname(target), `.${file.path.split('/').pop()}.walship-restore`);
     const fd = openSync(tmp, 'w', file.mode & 0o777);
@@ -151,6 +206,12 @@ export class PartUnpacker {
   }
 
   #onData(chunk: Buffer): void {
+    if (this.#checking) {
+      this.#checking.hash.update(chunk);
+      this.#checking.checkPages(chunk);
+      this.#written += chunk.length;
+      return;
+    }
     const open = this.#open!;
     open.hash.update(chunk);
     for (let i = 0; i < chunk.length; ) i += writeSync(open.fd, chunk, i);
@@ -171,6 +232,14 @@ export class PartUnpacker {
   }
 
   #onFileEnd(): void {
+    const checking = this.#checking;
+    if (checking) {
+      this.#checking = undefined;
+      this.#seen.add(checking.file.path);
+      const sha256 = checking.hash.digest('hex');
+      if (sha256 !== checking.file.sha256) this.#findings.mismatched.push({ path: checking.file.path, sha256, expected: checking.file.sha256 });
+      return;
+    }
     const open = this.#open!;
     const { file, fd, tmp, target, writeback } = open;
     const digest = open.hash.digest('hex');

@@ -113,7 +113,7 @@ port.on('message', (message: ToWorker) => {
       return;
     }
     case 'finish':
-      unpackStep(message.job, async (u) => ({ kind: 'unpacked', job: message.job, bytes: await u.finish() }));
+      unpackStep(message.job, async (u) => ({ kind: 'unpacked', job: message.job, bytes: await u.finish(), findings: u.findings() }));
       return;
     case 'hash':
       try {

@@ -7,7 +7,7 @@ import { WalshipError, errorFromTransfer } from '../errors.ts';
 import { threadReclaimer } from '../util/reclaim.ts';
 import type { FromWorker, PackRequest, ToWorker } from './part-messages.ts';
 import type { PackResult } from './part-pack.ts';
-import type { UnpackOptions } from './part-unpack.ts';
+import type { UnpackFindings, UnpackOptions } from './part-unpack.ts';
 
 // The main thread's side of the part workers: a thread per core, so that
 // reading, hashing, tar and compression (or their reverse) of different
@@ -110,12 +110,13 @@ export class PartWorker {
     return { stream, result };
   }
 
-  /** Unpacks a part from its (decrypted) stored bytes; resolves once every wanted file is in place. */
-  async unpack(options: UnpackOptions, source: Readable, onBytes: (n: number) => void): Promise<void> {
+  /** Unpacks a part from its (decrypted) stored bytes; resolves once every wanted file is in place (or, verifying, checked). */
+  async unpack(options: UnpackOptions, source: Readable, onBytes: (n: number) => void): Promise<UnpackFindings> {
     const job = this.#nextJob++;
     let inFlight = 0;
     let wake: (() => void) | undefined;
     let failure: { error: Error } | undefined;
+    let findings: UnpackFindings | undefined;
     let resolveDone!: () => void;
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
     this.#handlers.set(job, (message) => {
@@ -124,6 +125,7 @@ export class PartWorker {
         onBytes(message.bytes);
       } else if (message.kind === 'unpacked') {
         onBytes(message.bytes);
+        findings = message.findings;
         resolveDone();
       } else if (message.kind === 'failed') {
         failure ??= { error: errorFromTransfer(message.error) };
@@ -159,6 +161,7 @@ export class PartWorker {
     // The source's own error (an integrity failure at the end of an encrypted part) says most.
     if (sourceError !== undefined) throw sourceError;
     if (failure) throw failure.error;
+    return findings!;
   }
 
   async sha256(path: string): Promise<{ sha256: string; size: number }> {

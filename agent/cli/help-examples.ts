@@ -33,6 +33,8 @@ export const HELP_EXAMPLES: Readonly<Record<string, Examples>> = {
     lines: ['walship backup-fetch /var/lib/postgresql/data LATEST', "walship backup-fetch /srv/clone LATEST --target-time '2025-01-31 12:00:00+00'"],
     page: 'docs/backups.md',
   },
+  'backup-verify': { lines: ['walship backup-verify LATEST', 'walship backup-verify --all --json'], page: 'docs/restore-drills.md' },
+  'restore-drill': { lines: ['walship restore-drill', "walship restore-drill LATEST --amcheck --query 'select count(*) > 0 from orders' --json"], page: 'docs/restore-drills.md' },
   'backup-mark': { lines: ['walship backup-mark base_000000010000000000000004', 'walship backup-mark base_000000010000000000000004 --impermanent'], page: 'docs/retention.md' },
   delete: { lines: ['walship delete retain 7                       # prints the plan', 'walship delete retain 7 --confirm             # deletes'], page: 'docs/retention.md' },
   'delete retain': { lines: ['walship delete retain 7 --confirm'], page: 'docs/retention.md' },

@@ -9,6 +9,8 @@ import { registerWalVerifyCommand } from './commands/wal-verify.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerRetentionCommands } from './commands/delete.ts';
 import { registerStorageTools } from './commands/st.ts';
+import { registerDrillCommand } from './commands/drill.ts';
+import { registerVerifyCommands } from './commands/verify.ts';
 import { registerWalCommands } from './commands/wal.ts';
 import { CommandContext, flagSettings } from './context.ts';
 import { addHelpExamples } from './help-examples.ts';
@@ -46,6 +48,8 @@ export function buildProgram(io: CommandIO, exitCode: (code: number) => void): C
   registerAgentCommands(program, runner);
   registerBackupCommands(program, runner);
   registerBackupFetch(program, runner);
+  registerVerifyCommands(program, runner);
+  registerDrillCommand(program, runner);
   registerRetentionCommands(program, runner);
   registerStorageTools(program, runner);
   registerCheckCommand(program, runner);

@@ -92,6 +92,14 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
       walVerifyIntervalMs: get<number>('WALSHIP_WAL_VERIFY_INTERVAL'),
     },
     backup: { partBytes: get<number>('WALSHIP_BACKUP_PART_SIZE') * 1024 * 1024, walTimeoutMs: get<number>('WALSHIP_BACKUP_WAL_TIMEOUT'), schedule: get<string>('WALSHIP_BACKUP_SCHEDULE') },
+    drill: {
+      schedule: get<string>('WALSHIP_DRILL_SCHEDULE'),
+      diskBudgetBytes: get<number>('WALSHIP_DRILL_DISK_BUDGET') * 1024 * 1024,
+      ...optional('dir', get<string | undefined>('WALSHIP_DRILL_DIR')),
+      user: get<string>('WALSHIP_DRILL_USER'),
+      timeoutMs: get<number>('WALSHIP_DRILL_TIMEOUT'),
+      ...optional('pgBin', get<string | undefined>('WALSHIP_PGBIN')),
+    },
     retention: { full: get<number>('WALSHIP_RETENTION_FULL'), windowMs: get<number | undefined>('WALSHIP_RETENTION_WINDOW') },
   };
   return { config, warnings: [...layers.flatMap((l) => l.warnings), ...deadSettingWarnings(config, raw)], raw };
@@ -104,6 +112,11 @@ function deadSettingWarnings(config: Config, raw: ReadonlyMap<string, RawValue>)
     warnings.push(`WALG_DELTA_MAX_STEPS=${config.wal.deltaMaxSteps} (from ${raw.get('WALG_DELTA_MAX_STEPS')?.source}): delta backups are not implemented yet; every backup is full`);
   }
   return warnings;
+}
+
+/** { key: value }, or nothing when value is undefined (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function canonical(name: string): string {

@@ -118,6 +118,16 @@ export interface Config {
     walVerifyIntervalMs: number;
   };
   backup: { partBytes: number; walTimeoutMs: number; schedule: string };
+  /** Restore drills (WALSHIP_DRILL_*, WALSHIP_PGBIN). */
+  drill: {
+    schedule: string;
+    /** 0: no budget beyond the scratch filesystem's free space. */
+    diskBudgetBytes: number;
+    dir?: string;
+    user: string;
+    timeoutMs: number;
+    pgBin?: string;
+  };
   /** Automatic retention after each backup (WALSHIP_RETENTION_*): a backup either rule keeps is kept. */
   retention: {
     /** Keep this many newest backups; 0: no count rule. */

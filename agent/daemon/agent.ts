@@ -18,6 +18,8 @@ import { parseWalFileName } from '../wal/names.ts';
 import type { WalshipMetrics } from './metrics.ts';
 import type { WalArchive } from '../wal/push.ts';
 import { BackupJob, type AfterBackup } from './backup-job.ts';
+import { DrillJob } from './drill-job.ts';
+import type { DrillHost } from '../drill/run.ts';
 import { BackupCatalog } from './backup-catalog.ts';
 import { WalVerifier } from './wal-verifier.ts';
 import { retainAfterBackup } from '../backup/retention.ts';
@@ -58,6 +60,8 @@ function segmentEnd(name: string, segmentSize = 16 * 1024 * 1024): bigint | unde
 
 export interface AgentExtras {
   clock?: Clock;
+  /** What restore drills run with (this executable, PATH, the environment); without it, WALSHIP_DRILL_SCHEDULE cannot be honoured. */
+  drillHost?: DrillHost;
   /** Runs after each successful scheduled backup: retention. */
   afterBackup?: AfterBackup;
 }
@@ -97,6 +101,31 @@ function startBackups(config: Config, archive: WalArchive, log: Logger, metrics:
       stopping.abort();
       await scheduler.stop();
       await first;
+    },
+  };
+}
+
+/** Restore drills on WALSHIP_DRILL_SCHEDULE (off by default). */
+function startDrills(config: Config, archive: WalArchive, log: Logger, metrics: WalshipMetrics, backups: BackupJob | undefined, extras: AgentExtras): { stop(): Promise<void> } | undefined {
+  if (config.drill.schedule === 'off') return undefined;
+  if (extras.drillHost === undefined) {
+    log.warn('WALSHIP_DRILL_SCHEDULE is set, but this agent was started without what a drill needs: no restore drills');
+    return undefined;
+  }
+  const job = new DrillJob(config, archive, extras.drillHost, log, metrics, backups);
+  const scheduler = new Scheduler({
+    cron: parseSchedule(config.drill.schedule, 'restore drill schedule (WALSHIP_DRILL_SCHEDULE)'),
+    clock: extras.clock ?? systemClock,
+    run: () => job.run('schedule'),
+    onNext: (at) => log.info({ at: at.toISOString() }, 'next scheduled restore drill'),
+  });
+  scheduler.start();
+  metrics.drillScheduled.set(1);
+  return {
+    async stop() {
+      metrics.drillScheduled.set(0);
+      await job.stop();
+      await scheduler.stop();
     },
   };
 }
@@ -233,6 +262,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
   // Without PostgreSQL there is no position to verify the archive against.
   const verifier = config.pg.host === undefined && pgdata === undefined ? undefined : new WalVerifier(config, archive, metrics, log);
   verifier?.start();
+  const drills = startDrills(config, archive, log, metrics, backups?.job, extras);
 
   return {
     uploads,
@@ -241,6 +271,7 @@ export async function startAgent(config: Config, store: StorageDriver, log: Logg
     async stop() {
       await server.close();
       await verifier?.stop();
+      await drills?.stop();
       await backups?.stop();
       // After the backups: a backup finishing while stopping reads the catalogue.
       await catalog.stop();

@@ -74,6 +74,11 @@ export class BackupJob {
     return this.config.pg.pgdata !== undefined && readRecoverySignals(this.config.pg.pgdata).archiveRecovery;
   }
 
+  /** A backup of this agent's is under way. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
   /** Runs a backup now unless one of this agent's is already running (then waits for that one). */
   run(reason: string): Promise<void> {
     this.running ??= this.backup(reason).finally(() => (this.running = undefined));

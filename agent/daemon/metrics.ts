@@ -40,6 +40,14 @@ export class WalshipMetrics {
   readonly backupCount = new Gauge({ name: 'walship_backups', help: "Complete backups in the store, read from the store's catalogue (at start-up, periodically, and after each backup and retention).", registers: [this.registry] });
   readonly firstRecoverability = new Gauge({ name: 'walship_recovery_first_point_timestamp_seconds', help: 'The oldest point in time the archive can restore to: the finish time of the oldest complete backup in the store; 0 if none.', registers: [this.registry] });
 
+  readonly drillLastSuccess = new Gauge({ name: 'walship_drill_last_success_timestamp_seconds', help: "When this agent's last successful restore drill finished (Unix time); 0 if none since start.", registers: [this.registry] });
+  readonly drillLastFailure = new Gauge({ name: 'walship_drill_last_failure_timestamp_seconds', help: "When this agent's last restore drill failed or was refused (Unix time); 0 if none since start.", registers: [this.registry] });
+  readonly drillLastRpo = new Gauge({ name: 'walship_drill_last_rpo_seconds', help: 'The RPO the last successful drill proved: how old the point it recovered to was when it finished.', registers: [this.registry] });
+  readonly drillLastDuration = new Gauge({ name: 'walship_drill_last_duration_seconds', help: 'How long the last successful drill took, by phase: restore (backup-fetch), recovery (start to accepting queries); their sum is the proven RTO.', labelNames: ['phase'], registers: [this.registry] });
+  readonly drillFailures = new Counter({ name: 'walship_drill_failures_total', help: 'Restore drills that failed or were refused, by error code; every code is exported at 0 from the start.', labelNames: ['code'], registers: [this.registry] });
+  readonly drillScheduled = new Gauge({ name: 'walship_drill_scheduled', help: '1 if this agent runs restore drills on WALSHIP_DRILL_SCHEDULE: the drill alerts watch only agents that do.', registers: [this.registry] });
+  readonly drillRunning = new Gauge({ name: 'walship_drill_running', help: '1 while a restore drill runs.', registers: [this.registry] });
+
   readonly storageDuration = new Histogram({ name: 'walship_storage_operation_duration_seconds', help: 'Store call latency, by operation and store.', labelNames: ['op', 'store'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly storageErrors = new Counter({ name: 'walship_storage_operation_errors_total', help: 'Store calls that failed, by operation, store and error code.', labelNames: ['op', 'store', 'code'], registers: [this.registry] });
   readonly storeUp = new Gauge({ name: 'walship_store_up', help: '1 if the last store health check succeeded.', registers: [this.registry] });
@@ -67,7 +75,11 @@ export class WalshipMetrics {
     for (const code of Object.keys(catalogue)) {
       this.archiveFailures.inc({ code }, 0);
       this.backupFailures.inc({ code }, 0);
+      this.drillFailures.inc({ code }, 0);
     }
+    this.drillLastSuccess.set(0);
+    this.drillLastFailure.set(0);
+    this.drillRunning.set(0);
     this.lastArchiveFailure.set(0);
     this.secondsSinceArchive.set(-1);
     this.secondsSinceFailure.set(-1);
@@ -83,6 +95,18 @@ export class WalshipMetrics {
       this.newestLsn = Number(segmentEndLsn);
       this.newestArchivedLsn.set(this.newestLsn);
     }
+  }
+
+  recordDrillSuccess(rpoSeconds: number, restoreSeconds: number, recoverySeconds: number): void {
+    this.drillLastSuccess.set(Date.now() / 1000);
+    this.drillLastRpo.set(rpoSeconds);
+    this.drillLastDuration.set({ phase: 'restore' }, restoreSeconds);
+    this.drillLastDuration.set({ phase: 'recovery' }, recoverySeconds);
+  }
+
+  recordDrillFailure(code: string): void {
+    this.drillLastFailure.set(Date.now() / 1000);
+    this.drillFailures.inc({ code });
   }
 
   recordArchiveFailure(code: string): void {

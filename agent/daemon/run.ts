@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { withObserver } from '../storage/instrumented.ts';
 import { openStore } from '../storage/open.ts';
+import type { DrillHost } from '../drill/run.ts';
 import { startAgent, type RunningAgent } from './agent.ts';
 import { HealthChecker } from './health.ts';
 import { StartupCheck } from './startup-check.ts';
@@ -20,6 +21,8 @@ export interface DaemonHooks {
   untilStop(): Promise<string>;
   onReload(callback: () => void): void;
   makeLogger(config: Config): Logger;
+  /** For restore drills on WALSHIP_DRILL_SCHEDULE. */
+  drillHost?: DrillHost;
 }
 
 interface Generation {
@@ -44,7 +47,7 @@ export async function runDaemon(hooks: DaemonHooks): Promise<void> {
     });
     let agent: RunningAgent;
     try {
-      agent = await startAgent(cfg, store, log, metrics);
+      agent = await startAgent(cfg, store, log, metrics, hooks.drillHost ? { drillHost: hooks.drillHost } : {});
     } catch (err) {
       await store.close().catch(() => undefined);
       throw err;

@@ -6,11 +6,12 @@ import type { Clock } from './clock.ts';
 // one at a time: a run that outlasts its interval skips the times it missed
 // instead of piling up behind itself.
 
-export function parseSchedule(expression: string): Cron {
+/** what: the schedule's name in the error, e.g. 'backup schedule' or 'WALSHIP_DRILL_SCHEDULE'. */
+export function parseSchedule(expression: string, what = 'backup schedule'): Cron {
   try {
     return new Cron(expression, { paused: true, timezone: 'UTC' });
   } catch (err) {
-    throw new WalshipError('CONFIG_INVALID', `backup schedule ${JSON.stringify(expression)}: ${(err as Error).message}`);
+    throw new WalshipError('CONFIG_INVALID', `${what} ${JSON.stringify(expression)}: ${(err as Error).message}`);
   }
 }
 

@@ -2,6 +2,7 @@ import { access, chown, readdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { WalshipError } from '../errors.ts';
+import { which } from '../pg/server-binaries.ts';
 import { exec, type ExecResult } from './exec.ts';
 
 // The PostgreSQL binaries the demo needs, and how to run them: PostgreSQL
@@ -69,19 +70,6 @@ async function findBinDir(explicit: string | undefined, env: Record<string, stri
     'CONFIG_MISSING',
     `walship demo needs the PostgreSQL server binaries (${NEEDED.join(', ')}), and found none: looked in /usr/lib/postgresql/*/bin and in \`pg_config --bindir\`${fromPgConfig ? ` (${fromPgConfig})` : ''}. Install PostgreSQL (Debian and Ubuntu: apt-get install postgresql), or give the directory with --pg-bin DIR`,
   );
-}
-
-/** A command on PATH, or in the sbin directories a non-login PATH may lack. */
-async function which(name: string, path: string): Promise<string | undefined> {
-  for (const dir of [...path.split(':').filter(Boolean), '/usr/sbin', '/sbin']) {
-    try {
-      await access(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 export async function findPgTools(explicit: string | undefined, env: Record<string, string>): Promise<PgTools> {

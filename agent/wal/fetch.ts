@@ -1,4 +1,6 @@
 import { open } from 'node:fs/promises';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodingFromMetadata } from '../codec/index.ts';
 import { WalshipError, isWalshipError } from '../errors.ts';
@@ -9,9 +11,9 @@ import { FOLLOWING_PAGE, findHole, holeError, keyJustBefore, type ArchiveHole } 
 import { SIZE_METADATA, WAL_PREFIX, candidateKeys, metadataValue, refuseUnreadable, walKey } from './layout.ts';
 import { archivedDigest, describeDigest, digestTap, type ContentDigest } from './content-digest.ts';
 import { parseWalFileName, type WalFileName } from './names.ts';
+import { checkAllPages } from './page-check.ts';
 import type { WalArchive } from './push.ts';
 import { LONG_HEADER_BYTES, checkSegment, parseSegmentHeader } from './segment-header.ts';
-import { checkAllPages } from './page-check.ts';
 
 // restore_command's half: a file reaches its destination only after
 // decryption, decompression and every check passed, because PostgreSQL
@@ -98,7 +100,26 @@ async function lookUp(archive: WalArchive, file: WalFileName, options: FetchOpti
   return hole === undefined ? {} : { hole };
 }
 
-export async function fetchWalFile(archive: WalArchive, name: string, dest: string, options: FetchOptions = {}): Promise<FetchResult> {
+/** The object's plaintext, and the checks to run once all of it has passed (by its byte count). */
+interface OpenedWal {
+  key: string;
+  plaintext: Readable;
+  /** Whether the object carried a checksum to compare the plaintext with. */
+  checksummed: boolean;
+  /**
+   * consequence: what the failure means for the caller, ending its message.
+   * written: the plaintext as a file, when there is one: without a checksum
+   * every page header of it is checked too.
+   */
+  check(bytes: number, consequence: string, written?: string): Promise<void>;
+}
+
+/**
+ * Looks a WAL file up and opens its plaintext, with the archived checksum,
+ * size and segment header checked at its end: what wal-fetch writes to a
+ * file and backup-verify reads into nothing go through the same checks.
+ */
+async function openWalFile(archive: WalArchive, name: string, options: FetchOptions): Promise<OpenedWal | Extract<FetchResult, { outcome: 'not-found' }>> {
   const file = parseWalFileName(name, options.segmentSize);
   const got = await lookUp(archive, file, options);
   if (!('body' in got)) {
@@ -109,45 +130,97 @@ export async function fetchWalFile(archive: WalArchive, name: string, dest: stri
   const { body, info } = got;
   const expected = archivedDigest(info);
   const tap = digestTap(expected?.algorithm);
+  const header = headerTap();
   const decoded = archive.codec.decode(body, encodingFromMetadata(info.key, info.metadata, archive.encryptedByDefault));
-  // The deadline's abort ends the download, so the temporary file is removed before the caller answers.
-  const stop = () => body.destroy(options.signal!.reason instanceof Error ? options.signal!.reason : new Error(String(options.signal!.reason)));
-  options.signal?.addEventListener('abort', stop, { once: true });
+  return {
+    key: info.key,
+    plaintext: through(through(decoded, tap.stream), header.stream),
+    checksummed: expected !== undefined,
+    check: (bytes, consequence, written) => checkRestored(file, info.key, consequence, header.bytes(), bytes, tap.digest(), expected, metadataValue(info, SIZE_METADATA), written),
+  };
+}
+
+/** Ends the download when the signal aborts, for as long as `work` runs. */
+async function abortable<T>(stream: Readable, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  const stop = () => stream.destroy(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+  signal?.addEventListener('abort', stop, { once: true });
   try {
-    if (options.signal?.aborted) stop();
-    // Not fsynced, as pgBackRest's archive-get: after a crash PostgreSQL asks for the file again.
-    const bytes = await writeFileAtomic(dest, through(decoded, tap.stream), {
-      mode: 0o600,
-      durable: false,
-      ...(options.owner ? { owner: options.owner } : {}),
-      verify: (tmp, written) => verifyRestored(file, info.key, tmp, written, tap.digest(), expected, metadataValue(info, SIZE_METADATA)),
-    });
-    if (expected === undefined) await options.onNoChecksum?.(name, info.key);
-    return { outcome: 'fetched', key: info.key, bytes };
+    if (signal?.aborted) stop();
+    return await work();
   } finally {
-    options.signal?.removeEventListener('abort', stop);
+    signal?.removeEventListener('abort', stop);
   }
 }
 
-async function verifyRestored(file: WalFileName, key: string, tmp: string, bytes: number, digest: ContentDigest, expected?: ContentDigest, expectedSize?: string): Promise<void> {
-  const fail = (why: string) => new WalshipError('WAL_INTEGRITY', `${key}: ${why}; not written to its destination`, { details: { key } });
+export async function fetchWalFile(archive: WalArchive, name: string, dest: string, options: FetchOptions = {}): Promise<FetchResult> {
+  const opened = await openWalFile(archive, name, options);
+  if ('outcome' in opened) return opened;
+  // The deadline's abort ends the download, so the temporary file is removed before the caller answers.
+  const bytes = await abortable(opened.plaintext, options.signal, () =>
+    // Not fsynced, as pgBackRest's archive-get: after a crash PostgreSQL asks for the file again.
+    writeFileAtomic(dest, opened.plaintext, {
+      mode: 0o600,
+      durable: false,
+      ...(options.owner ? { owner: options.owner } : {}),
+      verify: (tmp, written) => opened.check(written, 'not written to its destination', tmp),
+    }),
+  );
+  if (!opened.checksummed) await options.onNoChecksum?.(name, opened.key);
+  return { outcome: 'fetched', key: opened.key, bytes };
+}
+
+/**
+ * wal-fetch without a destination: the file is read, decoded and checked as
+ * wal-fetch would, and dropped. With no file to read back, a checksum-less
+ * object has its size and first page header checked, not every page.
+ */
+export async function verifyWalFile(archive: WalArchive, name: string, options: FetchOptions = {}): Promise<FetchResult> {
+  const opened = await openWalFile(archive, name, options);
+  if ('outcome' in opened) return opened;
+  let bytes = 0;
+  await abortable(opened.plaintext, options.signal, () =>
+    pipeline(opened.plaintext, new Writable({ write: (chunk: Buffer, _enc, cb) => ((bytes += chunk.length), cb()) })),
+  );
+  await opened.check(bytes, 'the archived file is damaged');
+  return { outcome: 'fetched', key: opened.key, bytes };
+}
+
+/** A pass-through that keeps the first page header's bytes. */
+function headerTap(): { stream: Transform; bytes(): Buffer } {
+  const kept: Buffer[] = [];
+  let have = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (have < LONG_HEADER_BYTES) {
+        const part = chunk.subarray(0, LONG_HEADER_BYTES - have);
+        kept.push(Buffer.from(part));
+        have += part.length;
+      }
+      cb(null, chunk);
+    },
+  });
+  return { stream, bytes: () => Buffer.concat(kept) };
+}
+
+async function checkRestored(file: WalFileName, key: string, consequence: string, header: Buffer, bytes: number, digest: ContentDigest, expected?: ContentDigest, expectedSize?: string, written?: string): Promise<void> {
+  const fail = (why: string) => new WalshipError('WAL_INTEGRITY', `${key}: ${why}; ${consequence}`, { details: { key } });
   if (expectedSize !== undefined && String(bytes) !== expectedSize) throw fail(`restored ${bytes} bytes, archived ${expectedSize}`);
   if (expected !== undefined && expected.hex !== digest.hex) throw fail(`${describeDigest(digest)} differs from the archived ${describeDigest(expected)}`);
   if (file.kind === 'segment' || file.kind === 'partial') {
-    const handle = await open(tmp, 'r');
     try {
-      const page = Buffer.alloc(LONG_HEADER_BYTES);
-      const { bytesRead } = await handle.read(page, 0, LONG_HEADER_BYTES, 0);
-      try {
-        const header = parseSegmentHeader(page.subarray(0, bytesRead), file.name);
-        checkSegment(file, header, bytes);
-        // A .partial segment ends where its timeline did: past that, a recycled file's old pages.
-        if (expected === undefined && file.kind === 'segment') await checkAllPages(handle, file, header, bytes);
-      } catch (err) {
-        throw fail((err as Error).message);
+      const first = parseSegmentHeader(header, file.name);
+      checkSegment(file, first, bytes);
+      // A .partial segment ends where its timeline did: past that, a recycled file's old pages.
+      if (expected === undefined && file.kind === 'segment' && written !== undefined) {
+        const handle = await open(written, 'r');
+        try {
+          await checkAllPages(handle, file, first, bytes);
+        } finally {
+          await handle.close();
+        }
       }
-    } finally {
-      await handle.close();
+    } catch (err) {
+      throw fail((err as Error).message);
     }
   }
 }

@@ -66,6 +66,7 @@ describe('backup schedule', () => {
 
   test('a bad expression is a clear configuration error', () => {
     assert.throws(() => parseSchedule('61 * * * *'), (e: unknown) => isWalshipError(e, 'CONFIG_INVALID') && /backup schedule "61 \* \* \* \*"/.test(e.message));
+    assert.throws(() => parseSchedule('0 25 * * *', 'WALSHIP_DRILL_SCHEDULE'), (e: unknown) => isWalshipError(e, 'CONFIG_INVALID') && /^WALSHIP_DRILL_SCHEDULE "0 25 \* \* \*"/.test(e.message));
   });
 });
 

@@ -23,6 +23,7 @@ export function walshipCommand(args: string): string {
 /** A started cluster archiving into the store that `storeEnv` describes. */
 export async function startArchivingSource(storeEnv: Record<string, string>, options: ClusterOptions = {}): Promise<PgCluster> {
   const cluster = await PgCluster.create({
+    ...(options.dataChecksums ? { dataChecksums: true } : {}),
     conf: { archive_mode: 'on', archive_command: walshipCommand('wal-push %p'), archive_timeout: 0, ...(options.conf ?? {}) },
     env: { ...storeEnv, ...(options.env ?? {}) },
   });

@@ -15,7 +15,7 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** Kustomization roots a user applies, relative to k8s-examples. */
 export const KUSTOMIZE_ROOTS = ['.', 'overlays/gcs', 'overlays/azure', 'overlays/clone', 'overlays/pitr', 'monitoring'] as const;
 /** Manifests applied by hand (kubectl apply -f), in no kustomization on purpose. */
-export const STANDALONE = ['pitr-in-place-job.yaml'] as const;
+export const STANDALONE = ['pitr-in-place-job.yaml', 'restore-drill-cronjob.yaml'] as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Manifest = Record<string, any> & { apiVersion: string; kind: string; metadata: { name: string } };

@@ -64,6 +64,8 @@ export async function chownToPostgres(path: string): Promise<void> {
 }
 
 export interface ClusterOptions {
+  /** initdb --data-checksums. */
+  dataChecksums?: boolean;
   /** postgresql.conf lines added after the defaults. */
   conf?: Record<string, string | number | boolean>;
   /** Environment of the server process, and so of archive_command and restore_command. */
@@ -90,7 +92,7 @@ export class PgCluster {
   static async create(options: ClusterOptions = {}): Promise<PgCluster> {
     const root = await postgresOwnedDir('walship-pg-');
     const cluster = new PgCluster(root, join(root, 'data'), await freePort(), options.env ?? {});
-    await pgExec('initdb', ['-D', cluster.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale', 'C']);
+    await pgExec('initdb', ['-D', cluster.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale', 'C', ...(options.dataChecksums ? ['--data-checksums'] : [])]);
     await cluster.prepareDirs();
     await cluster.setConf({ ...baseConf(cluster), ...(options.conf ?? {}) });
     return cluster;

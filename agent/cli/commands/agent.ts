@@ -6,6 +6,7 @@ import type { Config } from '../../config/types.ts';
 import { WalshipError } from '../../errors.ts';
 import { writeLine } from '../io.ts';
 import type { CommandRunner } from '../program.ts';
+import { drillHost } from './drill.ts';
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('../../../bin/walship-client', import.meta.url));
 
@@ -27,6 +28,7 @@ export function registerAgentCommands(program: Command, run: CommandRunner): voi
           untilStop: () => ctx.io.untilStop(),
           onReload: (cb) => ctx.io.onReload(cb),
           makeLogger: (config) => createLogger(config.log.level, ctx.io.stderr),
+          drillHost: drillHost(ctx),
         });
       }),
     );
