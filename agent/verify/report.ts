@@ -67,5 +67,5 @@ export function describeProblem(p: VerifyProblem): string {
  * the verification: it proves nothing about the backup.
  */
 export function isDamage(code: ErrorCode): boolean {
-  return code === 'STORE_NOT_FOUND' || code === 'BACKUP_CORRUPT' || code === 'CRYPTO_INTEGRITY' || code.startsWith('CODEC_') || code.startsWith('WAL_');
+  return code === 'STORE_NOT_FOUND' || code === 'STORE_CORRUPT' || code === 'BACKUP_CORRUPT' || code === 'CRYPTO_INTEGRITY' || code.startsWith('CODEC_') || code.startsWith('WAL_');
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { copyFile, open, readdir, rename, stat, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BackupVerifyReport } from '../../agent/verify/report.ts';
 import { runWalship, type CliResult } from '../support/cli.ts';
@@ -62,6 +62,21 @@ describe('backup-verify', () => {
     }
   }
 
+  /**
+   * The filesystem store checks its own sidecar first and refuses a damaged
+   * object whole (STORE_CORRUPT). Without the sidecar, as in a WAL-G store,
+   * the object reaches the decoder and the manifest's checks.
+   */
+  async function withoutSidecar(path: string, check: () => Promise<void>): Promise<void> {
+    const meta = join(dirname(path), `.${basename(path)}.walship-meta`);
+    await rename(meta, `${meta}.away`);
+    try {
+      await check();
+    } finally {
+      await rename(`${meta}.away`, meta);
+    }
+  }
+
   before(async () => {
     store = await filesystemStore.start('');
     root = store.config.kind === 'fs' ? store.config.root : assert.fail('a filesystem store');
@@ -98,6 +113,11 @@ describe('backup-verify', () => {
   test('fails naming the part and the file on one flipped byte inside a file', { timeout: 120_000 }, async () => {
     const part = await largestPart();
     await withDamaged(part.path, () => flipByte(part.path, Math.floor(part.size / 2)), async () => {
+      const caught = await verify(store.env, [backup]);
+      assert.equal(caught.r.code, 65, describeCli(caught.r));
+      assert.deepEqual(caught.reports[0]!.problems.map((p) => [p.kind, (p as { part?: string }).part, (p as { code?: string }).code]), [['part-unreadable', part.key, 'STORE_CORRUPT']], 'the store itself refuses the damaged part');
+    });
+    await withDamaged(part.path, () => flipByte(part.path, Math.floor(part.size / 2)), () => withoutSidecar(part.path, async () => {
       const { r, reports } = await verify(store.env, [backup]);
       assert.equal(r.code, 65, describeCli(r));
       assert.match(r.stderr, /BACKUP_CORRUPT/);
@@ -114,12 +134,12 @@ describe('backup-verify', () => {
       const text = await runWalship(['backup-verify', backup], store.env);
       assert.equal(text.code, 65, describeCli(text));
       assert.ok(text.stdout.includes(file) && text.stdout.includes(part.key), `the text report names both: ${text.stdout}`);
-    });
+    }));
   });
 
   test('fails on a truncated part', { timeout: 120_000 }, async () => {
     const part = await largestPart();
-    await withDamaged(part.path, () => truncate(part.path, Math.floor(part.size / 3)), async () => {
+    await withDamaged(part.path, () => truncate(part.path, Math.floor(part.size / 3)), () => withoutSidecar(part.path, async () => {
       const { r, reports } = await verify(store.env, [backup]);
       assert.equal(r.code, 65, describeCli(r));
       const problems = reports[0]!.problems;
@@ -127,7 +147,7 @@ describe('backup-verify', () => {
       assert.equal(problems[0]!.kind, 'part-unreadable');
       assert.equal((problems[0] as { part: string }).part, part.key);
       assert.match(problems[0]!.message, /truncated|end/i);
-    });
+    }));
   });
 
   test('fails on a missing WAL segment in the backup’s range, naming it, with its own exit code', { timeout: 120_000 }, async () => {
