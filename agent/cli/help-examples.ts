@@ -47,6 +47,7 @@ export const HELP_EXAMPLES: Readonly<Record<string, Examples>> = {
   'st get': { lines: ['walship st get probe/in.bin out.bin                # finds probe/in.bin.lz4, as st put stored it', 'walship st get --raw wal_005/000000010000000000000001.lz4 - | lz4 -d > seg'], page: 'docs/storage-tools.md' },
   'st put': { lines: ['walship st put in.bin probe/in.bin                 # prints the key stored: probe/in.bin.lz4'], page: 'docs/storage-tools.md' },
   'st rm': { lines: ['walship st rm probe/in.bin.lz4'], page: 'docs/storage-tools.md' },
+  'st init': { lines: ['walship st init                               # creates a missing filesystem root, or says what the archive holds', 'walship st init --force                       # adopts an archive with WAL but no identity (one WAL-G wrote)'], page: 'docs/storage-tools.md' },
   'st check': { lines: ['walship st check read', 'walship st check write'], page: 'docs/storage-tools.md' },
   demo: { lines: ['walship demo', 'walship demo --scale 20 --seconds 10 --keep'], page: 'README.md' },
   config: { lines: ['walship config show', 'walship config reference'], page: 'docs/configuration.md' },

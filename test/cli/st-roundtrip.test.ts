@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +21,8 @@ describe('st get finds what st put stored', () => {
     data = Buffer.from('probe '.repeat(20_000));
     src = join(dir, 'in.bin');
     await writeFile(src, data);
+    // A filesystem store's root must exist: walship never creates it on its own.
+    for (const store of ['store', 'store2', 'store3']) await mkdir(join(dir, store));
   });
   after(async () => {
     await s3.stop();

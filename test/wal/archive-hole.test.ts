@@ -57,6 +57,7 @@ describe('wal-fetch tells a hole in the archive from its end', () => {
   /** A fresh store holding these WAL files, all stored a minute ago (older than a race between uploads). */
   async function storeWith(name: string, files: readonly string[], history: Record<string, string> = {}) {
     const root = join(dir, name);
+    await mkdir(root, { recursive: true });
     const { config } = await loadConfig({ env: { WALG_FILE_PREFIX: root } });
     const counted = counting(await createDriver(config.store!, testTransfer));
     const archive = await openWalArchive(config, withResilience(counted.driver, testTransfer));
