@@ -2,6 +2,7 @@ import { createCodec } from '../codec/index.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { StorageDriver } from '../storage/driver.ts';
+import { archivedSegmentHeader } from './archived-identity.ts';
 import { ClusterIdentity } from './cluster-identity.ts';
 import type { WalArchive } from './push.ts';
 
@@ -12,12 +13,17 @@ import type { WalArchive } from './push.ts';
  * ever replaced.
  */
 export async function openWalArchive(config: Config, store: StorageDriver, log?: Pick<Logger, 'warn'>): Promise<WalArchive> {
-  return {
+  const archive: WalArchive = {
     store,
     codec: await createCodec(config.codec),
     encryptedByDefault: config.codec.pgp !== undefined,
-    identity: new ClusterIdentity(store),
+    identity: new ClusterIdentity(store, async (key, name, signal) => {
+      const info = await store.stat(key, signal ? { signal } : {});
+      if (info === undefined || Object.keys(info.metadata ?? {}).some((k) => k.toLowerCase().startsWith('walship-'))) return undefined;
+      return (await archivedSegmentHeader(archive, info, name))?.systemIdentifier.toString();
+    }),
     ...(config.wal.preventOverwrite || log === undefined ? {} : { overwrite: { warn: (message: string, details: Record<string, unknown>) => log.warn(details, message) } }),
   };
+  return archive;
 }
 

@@ -102,13 +102,41 @@ export function foreignClusterError(store: StorageDriver, what: string, systemId
  * beside the push's other requests): an agent that has archived into a
  * store refuses one that suddenly looks empty.
  */
+/**
+ * The system identifier an archived WAL segment object holds, when another
+ * tool wrote it (no walship metadata); undefined for walship's own objects,
+ * or when it cannot be read here (encrypted, only the public key).
+ */
+export type ForeignSegmentReader = (key: string, name: string, signal?: AbortSignal) => Promise<string | undefined>;
+
 export class ClusterIdentity {
   private readonly store: StorageDriver;
+  private readonly foreignSegment: ForeignSegmentReader | undefined;
   private known: { record: IdentityRecord; info: ObjectInfo } | undefined;
   private establishing: Promise<IdentityRecord> | undefined;
 
-  constructor(store: StorageDriver) {
+  constructor(store: StorageDriver, foreignSegment?: ForeignSegmentReader) {
     this.store = store;
+    this.foreignSegment = foreignSegment;
+  }
+
+  /**
+   * An archive WAL-G wrote has WAL but never had walship/cluster.json: it
+   * is adopted when its oldest segment, written without walship's metadata,
+   * belongs to this very system, so that a WAL-G Secret carries over as it
+   * is. walship's own objects always follow a recorded identity: an archive
+   * of them without one has lost it, and stays refused.
+   */
+  private async adoptable(evidence: string, facts: ClusterFacts, signal?: AbortSignal): Promise<boolean> {
+    const m = SEGMENT_OBJECT.exec(evidence);
+    if (!m || m[1] !== undefined || this.foreignSegment === undefined) return false;
+    const name = evidence.slice('wal_005/'.length, 'wal_005/'.length + 24);
+    const systemIdentifier = await this.foreignSegment(evidence, name, signal);
+    if (systemIdentifier === undefined) return false;
+    if (systemIdentifier !== facts.systemIdentifier) {
+      throw foreignClusterError(this.store, 'this cluster', facts.systemIdentifier, { systemIdentifier, pgVersion: facts.pgVersion, segmentSize: facts.segmentSize, firstSegment: name, recordedAt: '' });
+    }
+    return true;
   }
 
   /** The identity the archive holds, establishing it for an empty archive; refuses an archive that lost it. */
@@ -123,9 +151,11 @@ export class ClusterIdentity {
       // Every walship writer records the identity before its first object:
       // a racing first push may have done so since the read above.
       const raced = await readIdentity(this.store, signal);
-      if (!raced) throw identityMissingError(this.store, evidence);
-      this.known = raced;
-      return raced.record;
+      if (raced) {
+        this.known = raced;
+        return raced.record;
+      }
+      if (!(await this.adoptable(evidence, facts, signal))) throw identityMissingError(this.store, evidence);
     }
     await recordIdentity(this.store, facts, firstSegment, signal);
     this.known = await readIdentity(this.store, signal);

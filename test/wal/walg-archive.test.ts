@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { StorageDriver } from '../../agent/storage/driver.ts';
 import { openStore } from '../../agent/storage/open.ts';
 import { WAL_PREFIX } from '../../agent/wal/layout.ts';
+import { parseSegmentHeader } from '../../agent/wal/segment-header.ts';
 import { testTransfer } from '../storage/contract.ts';
 import { WALSHIP_BIN, runWalship } from '../support/cli.ts';
 import { multiFrameLz4 } from '../support/lz4-multi-frame.ts';
@@ -106,6 +108,43 @@ describe('a WAL-G archive, restored by walship', () => {
     // Replay went through objects of every compression.
     const replayed = [...(await restored.log()).matchAll(/restored log file "([^"]+)" from archive/g)].map((m) => compressionOf.get(m[1]!));
     assert.deepEqual(new Set(replayed), new Set(WALG_COMPRESSIONS));
+  });
+  test("walship takes over the WAL-G archive of its own cluster as it is, and refuses another cluster's WAL there", { timeout: 180_000 }, async () => {
+    // A WAL-G archive never had walship/cluster.json: its segments, written
+    // without walship's metadata, say which system it is.
+    const copy = await postgresOwnedDir('walship-walg-adopt-');
+    const spare = await postgresOwnedDir('walship-walg-spare-');
+    try {
+      execFileSync('cp', ['-a', `${storeRoot}/.`, copy]);
+      const other = await PgCluster.create();
+      clusters.push(other);
+      await other.start();
+      const foreignName = await switchWal(other);
+      const foreign = join(spare, foreignName);
+      await copyFile(join(other.dataDir, 'pg_wal', foreignName), foreign);
+      await chownToPostgres(foreign);
+      const refused = await runWalship(['wal-push', foreign], { WALG_FILE_PREFIX: copy });
+      assert.equal(refused.code, 65, refused.stderr);
+      assert.match(refused.stderr, /WAL_FOREIGN_CLUSTER: /);
+      await assert.rejects(stat(join(copy, 'walship', 'cluster.json')), 'nothing recorded for the other cluster');
+
+      const [name, plain] = [...archived].find(([n]) => /^[0-9A-F]{24}$/.test(n))!;
+      await mkdir(join(spare, 'own'));
+      await chownToPostgres(join(spare, 'own'));
+      const own = join(spare, 'own', name);
+      await writeFile(own, plain);
+      await chownToPostgres(own);
+      const pushed = await runWalship(['wal-push', own], { WALG_FILE_PREFIX: copy });
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const identity = JSON.parse(await readFile(join(copy, 'walship', 'cluster.json'), 'utf8')) as { systemIdentifier: string };
+      assert.equal(identity.systemIdentifier, parseSegmentHeader(plain, name).systemIdentifier.toString(), "the identity is the WAL-G archive's own system");
+      // From then on the archive is walship's: the other cluster is still refused.
+      const again = await runWalship(['wal-push', foreign], { WALG_FILE_PREFIX: copy });
+      assert.equal(again.code, 65, again.stderr);
+      assert.match(again.stderr, new RegExp(`WAL_FOREIGN_CLUSTER: .*belongs to system ${identity.systemIdentifier}`));
+    } finally {
+      for (const dir of [copy, spare]) await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
