@@ -128,7 +128,7 @@ describe('restore-drill', () => {
       await flipByte(path, Math.floor(size / 2));
       const { r, report } = await drill();
       assert.equal(r.code, 65, describeCli(r));
-      assert.match(r.stderr, /DRILL_FAILED: restore drill of .* failed at restore: (BACKUP_CORRUPT|CODEC_CORRUPT): /);
+      assert.match(r.stderr, /DRILL_FAILED: restore drill of .* failed at restore: (BACKUP_CORRUPT|CODEC_CORRUPT|STORE_CORRUPT): /);
       assert.equal(report.status, 'failure');
       assert.equal(report.failure?.step, 'restore');
       assert.ok(report.failure!.message.includes(`tar_partitions/${f}`), `names the part: ${report.failure!.message}`);
