@@ -41,6 +41,7 @@ export function describePlan(plan: RetentionPlan, done: boolean, graceMs = IN_PR
   if (plan.rule.kind !== 'everything') {
     lines.push(plan.keep.length ? `${done ? 'kept' : 'keeping'} ${plural(plan.keep.length, 'backup')}:` : 'no backups are kept');
     lines.push(...plan.keep.map(backupLine));
+    if (plan.walg.length) lines.push(`${done ? 'kept' : 'keeping'} ${plural(plan.walg.length, "WAL-G backup")} (walship's retention never deletes WAL-G's backups, nor the WAL from their start):`, ...plan.walg.map(backupLine));
     if (plan.walFloor) lines.push(`WAL from ${plan.walFloor.segment} on is kept (the start of ${plan.walFloor.backup})`);
   }
   for (const note of plan.notes) lines.push(`note: ${note}`);
