@@ -42,5 +42,10 @@ export function listEntry(b: BackupSentinel, detail: boolean): Record<string, un
     });
   }
   const { formatVersion: _f, tool: _t, ...own } = b;
-  return { ...entry, tool: b.tool ?? 'walship', ...own };
+  if (b.tool === 'wal-g') {
+    // walship holds no manifest nor encoding of its own for a WAL-G backup: none are shown.
+    const { encoding: _e, manifestKey: _m, fileCount: _c, fromStandby: _s, ...known } = own;
+    return { ...entry, tool: 'wal-g', ...known };
+  }
+  return { ...entry, tool: 'walship', ...own };
 }
