@@ -44,6 +44,9 @@ export interface RetentionPlan {
 
 export function planRetention(inventory: RetentionInventory, rule: RetentionRule, options: PlanOptions = {}): RetentionPlan {
   const graceMs = options.inProgressGraceMs ?? IN_PROGRESS_GRACE_MS;
+  if (rule.kind === 'target' && (inventory.walg ?? []).some((b) => b.name === rule.name)) {
+    throw new WalshipError('BACKUP_WALG_FORMAT', `backup ${rule.name} was taken by WAL-G: walship's delete never removes WAL-G's backups; delete it with wal-g delete target ${rule.name}. Nothing was deleted`, { details: { backup: rule.name } });
+  }
   const permanentWalg = (inventory.walg ?? []).filter((b) => b.permanent);
   if (rule.kind === 'everything' && !rule.force && permanentWalg.length > 0) {
     throw new WalshipError(
@@ -58,7 +61,10 @@ export function planRetention(inventory: RetentionInventory, rule: RetentionRule
   const complete = new Set([...inventory.backups, ...(inventory.walg ?? []), ...foreign].map((b) => b.name));
   const { interrupted, inProgress } = unfinishedBackups(inventory.backupObjects, complete, inventory.now, graceMs);
   const base = { rule, description: describeRule(rule), at: inventory.now, keep, remove, walg: inventory.walg ?? [] };
-  return rule.kind === 'everything' ? planEverything(inventory, base, interrupted, inProgress) : planKeeping(inventory, base, rule.kind === 'garbage' ? interrupted : [], inProgress);
+  if (rule.kind === 'everything') return planEverything(inventory, base, interrupted, inProgress);
+  const plan = planKeeping(inventory, base, rule.kind === 'garbage' && rule.only !== 'wal' ? interrupted : [], inProgress);
+  // garbage BACKUPS (WAL-G's words): unfinished backups only, no WAL.
+  return rule.kind === 'garbage' && rule.only === 'backups' ? { ...plan, wal: [], steps: plan.steps.map((s) => (s.step === 'wal' ? { ...s, keys: [] } : s)) } : plan;
 }
 
 type PlanBase = Pick<RetentionPlan, 'rule' | 'description' | 'at' | 'keep' | 'remove' | 'walg'>;

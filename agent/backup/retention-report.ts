@@ -35,7 +35,7 @@ export function describePlan(plan: RetentionPlan, done: boolean, graceMs = IN_PR
   if (other.length) lines.push(`${verb} ${other.length <= 3 ? other.join(', ') : plural(other.length, 'other object')}`);
 
   // Only garbage collection deletes unfinished backups; the other rules never touch them.
-  for (const u of plan.rule.kind === 'garbage' ? plan.inProgress : []) {
+  for (const u of plan.rule.kind === 'garbage' && plan.rule.only !== 'wal' ? plan.inProgress : []) {
     lines.push(`skipped ${u.name}: no sentinel, but written to at ${shortTime(u.newest.toISOString())}; it may be a backup in progress (unfinished backups are deleted once ${formatRetentionDuration(graceMs)} old)`);
   }
   if (plan.rule.kind !== 'everything') {

@@ -112,6 +112,9 @@ describe('a prefix holding WAL-G backups beside walship backups', () => {
       await rm(dest, { recursive: true, force: true });
     }
     const before = await keys();
+    const target = await walship('delete', 'target', g1.name, '--confirm');
+    assert.equal(target.code, 65, describeCli(target));
+    assert.match(target.stderr, new RegExp(`BACKUP_WALG_FORMAT: backup ${g1.name} was taken by WAL-G: walship's delete never removes WAL-G's backups; delete it with wal-g delete target ${g1.name}`));
     const mark = await walship('backup-mark', g1.name);
     assert.equal(mark.code, 65, describeCli(mark));
     assert.match(mark.stderr, /BACKUP_WALG_FORMAT/);
