@@ -41,10 +41,10 @@ export function listEntry(b: BackupSentinel, detail: boolean): Record<string, un
       ...(b.userData === undefined ? {} : { user_data: b.userData }),
     });
   }
-  const { formatVersion: _f, tool: _t, ...own } = b;
+  const { tool: _t, ...own } = b;
   if (b.tool === 'wal-g') {
-    // walship holds no manifest nor encoding of its own for a WAL-G backup: none are shown.
-    const { encoding: _e, manifestKey: _m, fileCount: _c, fromStandby: _s, ...known } = own;
+    // walship holds no format, manifest nor encoding of its own for a WAL-G backup: none are shown.
+    const { formatVersion: _f, encoding: _e, manifestKey: _m, fileCount: _c, fromStandby: _s, ...known } = own;
     return { ...entry, tool: 'wal-g', ...known };
   }
   return { ...entry, tool: 'walship', ...own };
