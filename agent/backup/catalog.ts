@@ -201,6 +201,15 @@ export async function resolveBackup(store: StorageDriver, nameOrLatest: string, 
   return latest;
 }
 
+/** The backup backup-show shows: as resolveBackup, but a WAL-G backup named is shown (as walship lists it), not refused. */
+export async function showBackup(store: StorageDriver, nameOrLatest: string): Promise<BackupSentinel> {
+  if (nameOrLatest !== 'LATEST') {
+    const sentinel = await readSentinel(store, nameOrLatest);
+    if (sentinel?.tool === 'wal-g') return sentinel;
+  }
+  return resolveBackup(store, nameOrLatest);
+}
+
 /** The refusal for a WAL-G backup named where walship would restore it: it says what walship lacks. */
 export function walgNotRestorable(store: StorageDriver, sentinel: BackupSentinel): WalshipError {
   const what = sentinel.delta

@@ -99,6 +99,8 @@ describe('a prefix holding WAL-G backups beside walship backups', () => {
 
   test('LATEST is walship\'s newest; a WAL-G backup is refused by name, saying why, and so is marking one', async () => {
     assert.equal((JSON.parse(await ok('backup-show', 'LATEST')) as { name: string }).name, w3.name);
+    const shown = JSON.parse(await ok('backup-show', g2.name)) as { name: string; tool: string; delta: { from: string }; startLsn: string };
+    assert.deepEqual([shown.name, shown.tool, shown.delta.from, shown.startLsn], [g2.name, 'wal-g', g1.name, '0/19000028']);
     const dest = await mkdtemp(join(tmpdir(), 'walship-walg-dest-'));
     try {
       const full = await walship('backup-fetch', join(dest, 'full'), g1.name);

@@ -111,8 +111,10 @@ export function registerBackupCommands(program: Command, run: CommandRunner): vo
       run(async (ctx) => {
         const { config, driver } = await ctx.store();
         try {
-          const [{ resolveBackup, readManifest }, { createCodec }] = await Promise.all([import('../../backup/catalog.ts'), import('../../codec/index.ts')]);
-          const sentinel = await resolveBackup(driver, name);
+          const [{ showBackup, readManifest, walgNotRestorable }, { createCodec }] = await Promise.all([import('../../backup/catalog.ts'), import('../../codec/index.ts')]);
+          const sentinel = await showBackup(driver, name);
+          // walship reads no file list of WAL-G's (files_metadata.json) yet.
+          if (opts.files && sentinel.tool === 'wal-g') throw walgNotRestorable(driver, sentinel);
           if (!opts.files) {
             writeLine(ctx.io.stdout, JSON.stringify(sentinel, null, 2));
             return;
