@@ -55,6 +55,7 @@ export const catalogue = {
   PG_BACKUP_FAILED: { exit: 70, retryable: false, summary: 'PostgreSQL refused or failed the backup' },
   BACKUP_WAL_MISSING: { exit: 75, retryable: true, summary: "the WAL a backup needs did not reach the store in time" },
   BACKUP_FOREIGN_CLUSTER: { exit: 65, retryable: false, summary: "backup of another cluster than the archive's" },
+  BACKUP_WALG_FORMAT: { exit: 65, retryable: false, summary: "a WAL-G backup walship cannot restore or change" },
   BACKUP_CORRUPT: { exit: 65, retryable: false, summary: 'backup data failed verification' },
   BACKUP_WAL_INCOMPLETE: { exit: 66, retryable: false, summary: 'WAL a backup needs to become consistent is missing from the store' },
   BACKUP_LOCKED: { exit: 75, retryable: true, summary: 'another backup is running' },

@@ -6,7 +6,9 @@ import { encodingFromMetadata, encodingMetadata } from '../codec/index.ts';
 import { WalshipError, isWalshipError } from '../errors.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { listAll } from '../storage/list.ts';
-import { BACKUP_PREFIX, nameFromSentinelKey, sentinelKey } from './layout.ts';
+import { BACKUP_PREFIX, nameFromSentinelKey, sentinelKey, walgMetadataKey } from './layout.ts';
+import { parseStoredSentinel, parseWalgMetadata, walgBackup } from './walg/sentinel-read.ts';
+import { storedMetadata, storedSentinel } from './walg/sentinel-write.ts';
 import { readIdentity } from '../wal/cluster-identity.ts';
 import { MANIFEST_FORMAT, type BackupManifest, type BackupSentinel } from './manifest.ts';
 
@@ -28,10 +30,13 @@ function parseJson<T>(text: string, what: string): T {
   }
 }
 
+/** A backup's sentinel, walship's or WAL-G's (marked tool: 'wal-g'); undefined when there is none. */
 export async function readSentinel(store: StorageDriver, name: string): Promise<BackupSentinel | undefined> {
   try {
-    const { body } = await store.get(sentinelKey(name));
-    const sentinel = parseJson<BackupSentinel>(await readText(body), sentinelKey(name));
+    const { body, info } = await store.get(sentinelKey(name));
+    const stored = parseStoredSentinel(await readText(body), sentinelKey(name));
+    if (stored.tool === 'wal-g') return walgBackup(name, stored.dto, await readWalgMetadata(store, name), info.lastModified);
+    const sentinel = stored.fields as unknown as BackupSentinel;
     if (sentinel.formatVersion !== MANIFEST_FORMAT) {
       throw new WalshipError('CODEC_UNSUPPORTED', `${sentinelKey(name)}: backup format ${sentinel.formatVersion} is not one this walship reads (${MANIFEST_FORMAT})`);
     }
@@ -42,9 +47,28 @@ export async function readSentinel(store: StorageDriver, name: string): Promise<
   }
 }
 
+async function readWalgMetadata(store: StorageDriver, name: string) {
+  try {
+    const { body } = await store.get(walgMetadataKey(name));
+    return parseWalgMetadata(await readText(body));
+  } catch (err) {
+    if (isWalshipError(err, 'STORE_NOT_FOUND')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Writes metadata.json (WAL-G's ExtendedMetadataDto), then the sentinel,
+ * last: both carry WAL-G's fields beside walship's, so that WAL-G lists the
+ * backup too (see walg/sentinel-write.ts).
+ */
 export async function writeSentinel(store: StorageDriver, sentinel: BackupSentinel): Promise<void> {
-  const body = Buffer.from(JSON.stringify(sentinel, null, 2));
-  await store.put(sentinelKey(sentinel.name), () => Readable.from([body]), { contentLength: body.length, metadata: { 'walship-kind': 'backup-sentinel' } });
+  const put = (key: string, value: unknown, kind: string) => {
+    const body = Buffer.from(JSON.stringify(value, null, 2));
+    return store.put(key, () => Readable.from([body]), { contentLength: body.length, metadata: { 'walship-kind': kind } });
+  };
+  await put(walgMetadataKey(sentinel.name), storedMetadata(sentinel), 'backup-metadata');
+  await put(sentinelKey(sentinel.name), storedSentinel(sentinel), 'backup-sentinel');
 }
 
 export interface BackupCatalogue {
@@ -56,6 +80,12 @@ export interface BackupCatalogue {
    * never counted or deleted by a retention rule.
    */
   foreign: BackupSentinel[];
+  /**
+   * Complete backups WAL-G took in this prefix, of this database system (or
+   * of an unknown one), oldest first: listed as WAL-G's, never LATEST, never
+   * deleted by a retention rule, and the WAL from their start is kept.
+   */
+  walg: BackupSentinel[];
   /** The archive's system identifier, from walship/cluster.json. */
   systemIdentifier?: string;
 }
@@ -73,15 +103,17 @@ async function archiveSystemIdentifier(store: StorageDriver): Promise<string | u
 /** Every complete backup, this archive's apart from other clusters'. */
 export async function readCatalogue(store: StorageDriver): Promise<BackupCatalogue> {
   const [all, systemIdentifier] = await Promise.all([listAllBackups(store), archiveSystemIdentifier(store)]);
-  if (systemIdentifier === undefined) return { backups: all, foreign: [] };
+  // An old WAL-G sentinel records no system identifier: it is taken for this archive's.
+  const ours = (b: BackupSentinel) => systemIdentifier === undefined || b.systemIdentifier === systemIdentifier || (b.tool === 'wal-g' && b.systemIdentifier === '');
   return {
-    backups: all.filter((b) => b.systemIdentifier === systemIdentifier),
-    foreign: all.filter((b) => b.systemIdentifier !== systemIdentifier),
-    systemIdentifier,
+    backups: all.filter((b) => b.tool === undefined && ours(b)),
+    walg: all.filter((b) => b.tool === 'wal-g' && ours(b)),
+    foreign: all.filter((b) => !ours(b)),
+    ...(systemIdentifier === undefined ? {} : { systemIdentifier }),
   };
 }
 
-/** This archive's complete backups, oldest first by start time (see readCatalogue). */
+/** This archive's complete walship backups, oldest first by start time (see readCatalogue). */
 export async function listBackups(store: StorageDriver): Promise<BackupSentinel[]> {
   return (await readCatalogue(store)).backups;
 }
@@ -143,6 +175,7 @@ export async function resolveBackup(store: StorageDriver, nameOrLatest: string, 
       const names = (await listBackups(store)).map((b) => b.name);
       throw new WalshipError('STORE_NOT_FOUND', `no complete backup named ${nameOrLatest} in ${store.location}${names.length ? `; backups: ${names.join(', ')}` : '; there are no backups'}`);
     }
+    if (sentinel.tool === 'wal-g') throw walgNotRestorable(store, sentinel);
     const own = await archiveSystemIdentifier(store);
     if (own !== undefined && sentinel.systemIdentifier !== own) {
       // Its WAL is not in this archive: a restore would stop at "could not locate required checkpoint record".
@@ -166,4 +199,23 @@ export async function resolveBackup(store: StorageDriver, nameOrLatest: string, 
     );
   }
   return latest;
+}
+
+/** The backup backup-show shows: as resolveBackup, but a WAL-G backup named is shown (as walship lists it), not refused. */
+export async function showBackup(store: StorageDriver, nameOrLatest: string): Promise<BackupSentinel> {
+  if (nameOrLatest !== 'LATEST') {
+    const sentinel = await readSentinel(store, nameOrLatest);
+    if (sentinel?.tool === 'wal-g') return sentinel;
+  }
+  return resolveBackup(store, nameOrLatest);
+}
+
+/** The refusal for a WAL-G backup named where walship would restore it: it says what walship lacks. */
+export function walgNotRestorable(store: StorageDriver, sentinel: BackupSentinel): WalshipError {
+  const what = sentinel.delta
+    ? `a WAL-G delta backup (on ${sentinel.delta.from}, chain from ${sentinel.delta.fullName}): walship cannot apply WAL-G's page deltas`
+    : "a WAL-G backup: walship does not read WAL-G's tar_partitions, pg_control.tar and backup_label.tar layout";
+  return new WalshipError('BACKUP_WALG_FORMAT', `backup ${sentinel.name} in ${store.location} is ${what}; restore it with wal-g backup-fetch, or take a walship backup (backup-push) and restore that`, {
+    details: { backup: sentinel.name, delta: sentinel.delta !== undefined },
+  });
 }

@@ -1,6 +1,7 @@
 // WAL-G's layout for base backups, so the two tools' archives look alike:
 //   basebackups_005/<name>/tar_partitions/part_<n>.tar<ext>   the data, in parts
 //   basebackups_005/<name>/manifest.json<ext>                  every file, with its checksum
+//   basebackups_005/<name>/metadata.json                       WAL-G's summary, for wal-g backup-list --detail
 //   basebackups_005/<name>_backup_stop_sentinel.json           written last: the backup is complete
 // A backup without its sentinel is unfinished: never listed, never restored.
 
@@ -17,6 +18,11 @@ export function partKey(name: string, part: number, extension: string): string {
 
 export function manifestKey(name: string, extension: string): string {
   return `${backupDir(name)}manifest.json${extension}`;
+}
+
+/** WAL-G's metadata.json (ExtendedMetadataDto), which `wal-g backup-list --detail` reads; walship writes one too. */
+export function walgMetadataKey(name: string): string {
+  return `${backupDir(name)}metadata.json`;
 }
 
 export function sentinelKey(name: string): string {

@@ -42,7 +42,12 @@ export interface BackupPart {
 
 /** The summary written last, as the sentinel. */
 export interface BackupSentinel {
+  /** MANIFEST_FORMAT for walship's backups; 0 for WAL-G's (see walg/sentinel-read.ts). */
   formatVersion: number;
+  /** Set for a backup WAL-G took in the same prefix: listed, kept by retention, its WAL honoured, never restored by walship. */
+  tool?: 'wal-g';
+  /** A WAL-G delta backup: the backup it applies to, and the full backup its chain starts from. */
+  delta?: { from: string; fullName: string; count: number };
   name: string;
   startLsn: string;
   stopLsn: string;

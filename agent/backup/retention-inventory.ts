@@ -16,6 +16,8 @@ export interface RetentionInventory {
   backups: BackupSentinel[];
   /** Other clusters' complete backups (see readCatalogue): no rule but `everything` deletes them. */
   foreign?: BackupSentinel[];
+  /** WAL-G's complete backups of this archive (see readCatalogue): never deleted by a rule but `everything`; the WAL from their start is kept. */
+  walg?: BackupSentinel[];
   /** The archive's system identifier, when it records one. */
   systemIdentifier?: string;
   /** Every object under basebackups_005/: sentinels, parts, manifests, unfinished backups. */
@@ -30,10 +32,10 @@ export async function readInventory(store: StorageDriver, now = new Date()): Pro
   // Objects before sentinels: a backup that completes in between is then
   // seen complete, and its parts are never taken for an unfinished backup's.
   const backupObjects = await collect(listAll(store, BACKUP_PREFIX));
-  const { backups, foreign, systemIdentifier } = await readCatalogue(store);
+  const { backups, walg, foreign, systemIdentifier } = await readCatalogue(store);
   const walObjects = await collect(listAll(store, WAL_PREFIX));
   const identity = await store.stat(IDENTITY_KEY);
-  return { now, backups, foreign, backupObjects, walObjects, ...(systemIdentifier === undefined ? {} : { systemIdentifier }), ...(identity ? { identity } : {}) };
+  return { now, backups, walg, foreign, backupObjects, walObjects, ...(systemIdentifier === undefined ? {} : { systemIdentifier }), ...(identity ? { identity } : {}) };
 }
 
 async function collect(objects: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {

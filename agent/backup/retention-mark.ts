@@ -1,6 +1,6 @@
 import { WalshipError } from '../errors.ts';
 import type { StorageDriver } from '../storage/driver.ts';
-import { listBackups, readSentinel, writeSentinel } from './catalog.ts';
+import { listBackups, readSentinel, walgNotRestorable, writeSentinel } from './catalog.ts';
 import type { BackupSentinel } from './manifest.ts';
 
 // backup-mark: makes a backup permanent (retention never deletes it, nor
@@ -19,6 +19,8 @@ export async function markBackup(store: StorageDriver, name: string, permanent: 
     const names = (await listBackups(store)).map((b) => b.name);
     throw new WalshipError('STORE_NOT_FOUND', `no complete backup named ${name} in ${store.location}${names.length ? `; backups: ${names.join(', ')}` : '; there are no backups'}`);
   }
+  // Rewriting it would turn WAL-G's sentinel into walship's: wal-g backup-mark marks WAL-G's backups.
+  if (sentinel.tool === 'wal-g') throw walgNotRestorable(store, sentinel);
   if (sentinel.permanent === permanent) return { sentinel, changed: false };
   const updated = { ...sentinel, permanent };
   await writeSentinel(store, updated);

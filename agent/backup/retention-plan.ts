@@ -1,3 +1,4 @@
+import { WalshipError } from '../errors.ts';
 import type { BackupSentinel } from './manifest.ts';
 import { sentinelKey } from './layout.ts';
 import type { RetentionInventory } from './retention-inventory.ts';
@@ -33,6 +34,8 @@ export interface RetentionPlan {
   wal: WalObject[];
   /** The lowest start position a kept backup (or a backup in progress) needs: WAL below it goes. */
   walFloor?: { segment: string; backup: string };
+  /** WAL-G's backups in the prefix: kept by every rule but `everything`, and their WAL with them. */
+  walg: BackupSentinel[];
   /** Things worth telling the user (WAL held back, and why). */
   notes: string[];
   /** Keys in deletion order: sentinels first, so a half-deleted backup is never listed as complete; then parts and manifests; then WAL; then the rest. */
@@ -41,16 +44,30 @@ export interface RetentionPlan {
 
 export function planRetention(inventory: RetentionInventory, rule: RetentionRule, options: PlanOptions = {}): RetentionPlan {
   const graceMs = options.inProgressGraceMs ?? IN_PROGRESS_GRACE_MS;
+  if (rule.kind === 'target' && (inventory.walg ?? []).some((b) => b.name === rule.name)) {
+    throw new WalshipError('BACKUP_WALG_FORMAT', `backup ${rule.name} was taken by WAL-G: walship's delete never removes WAL-G's backups; delete it with wal-g delete target ${rule.name}. Nothing was deleted`, { details: { backup: rule.name } });
+  }
+  const permanentWalg = (inventory.walg ?? []).filter((b) => b.permanent);
+  if (rule.kind === 'everything' && !rule.force && permanentWalg.length > 0) {
+    throw new WalshipError(
+      'DELETE_REFUSED',
+      `refusing to delete everything: WAL-G's ${permanentWalg.map((b) => b.name).join(', ')} ${permanentWalg.length === 1 ? 'is' : 'are'} permanent; run delete everything FORCE to delete them too. Nothing was deleted`,
+      { details: { permanent: permanentWalg.map((b) => b.name) } },
+    );
+  }
   const { keep, remove } = chooseBackups(inventory.backups, rule, inventory.now);
   const foreign = inventory.foreign ?? [];
   // A foreign backup is complete, not unfinished: its parts are never garbage.
-  const complete = new Set([...inventory.backups, ...foreign].map((b) => b.name));
+  const complete = new Set([...inventory.backups, ...(inventory.walg ?? []), ...foreign].map((b) => b.name));
   const { interrupted, inProgress } = unfinishedBackups(inventory.backupObjects, complete, inventory.now, graceMs);
-  const base = { rule, description: describeRule(rule), at: inventory.now, keep, remove };
-  return rule.kind === 'everything' ? planEverything(inventory, base, interrupted, inProgress) : planKeeping(inventory, base, rule.kind === 'garbage' ? interrupted : [], inProgress);
+  const base = { rule, description: describeRule(rule), at: inventory.now, keep, remove, walg: inventory.walg ?? [] };
+  if (rule.kind === 'everything') return planEverything(inventory, base, interrupted, inProgress);
+  const plan = planKeeping(inventory, base, rule.kind === 'garbage' && rule.only !== 'wal' ? interrupted : [], inProgress);
+  // garbage BACKUPS (WAL-G's words): unfinished backups only, no WAL.
+  return rule.kind === 'garbage' && rule.only === 'backups' ? { ...plan, wal: [], steps: plan.steps.map((s) => (s.step === 'wal' ? { ...s, keys: [] } : s)) } : plan;
 }
 
-type PlanBase = Pick<RetentionPlan, 'rule' | 'description' | 'at' | 'keep' | 'remove'>;
+type PlanBase = Pick<RetentionPlan, 'rule' | 'description' | 'at' | 'keep' | 'remove' | 'walg'>;
 
 function planKeeping(inventory: RetentionInventory, base: PlanBase, unfinished: UnfinishedBackup[], inProgress: UnfinishedBackup[]): RetentionPlan {
   const notes = (inventory.foreign ?? []).map(
@@ -61,7 +78,10 @@ function planKeeping(inventory: RetentionInventory, base: PlanBase, unfinished: 
   // consistent (its start to its stop), as with WAL-G and pgBackRest: an
   // archive with one permanent backup would otherwise never lose any WAL.
   const regular = base.keep.filter((b) => !b.permanent);
-  const floor = walFloor(regular.length > 0 ? regular : base.keep.slice(-1), inProgress, notes);
+  // WAL-G's backups are never deleted here, so each keeps the WAL from its
+  // start on, as a kept backup does: a WAL-G restore of one still recovers.
+  const floor = walFloor([...(regular.length > 0 ? regular : base.keep.slice(-1)), ...base.walg], inProgress, notes);
+  for (const b of base.walg) notes.push(`backup ${b.name} was taken by WAL-G: walship's retention keeps it and is not counted by the rule, and the WAL from its start (${b.startWalFile}) on is kept (wal-g delete removes it)`);
   const spans = floor ? permanentSpans(base.keep, floor.position, notes) : undefined;
   const wal = floor && spans ? walBelow(inventory.walObjects, floor.position).filter((w) => !spans.some((s) => w.position! >= s.from && w.position! <= s.to)) : [];
   const dirs = backupDirectories(inventory.backupObjects);
@@ -140,6 +160,7 @@ function planEverything(inventory: RetentionInventory, base: PlanBase, interrupt
   const wal = allWal(inventory.walObjects);
   const notWal = inventory.walObjects.filter((o) => walObjectOf(o.key) === undefined).map((o) => o.key);
   const notes = inProgress.map((u) => `${u.name} was written to at ${u.newest.toISOString()} and may be a backup in progress: it goes too`);
+  for (const b of base.walg) notes.push(`backup ${b.name} was taken by WAL-G: it goes too`);
   if (notWal.length) notes.push(`${notWal.length} other object${notWal.length === 1 ? '' : 's'} under wal_005/ go${notWal.length === 1 ? 'es' : ''} too`);
   return {
     ...base,

@@ -35,12 +35,13 @@ export function describePlan(plan: RetentionPlan, done: boolean, graceMs = IN_PR
   if (other.length) lines.push(`${verb} ${other.length <= 3 ? other.join(', ') : plural(other.length, 'other object')}`);
 
   // Only garbage collection deletes unfinished backups; the other rules never touch them.
-  for (const u of plan.rule.kind === 'garbage' ? plan.inProgress : []) {
+  for (const u of plan.rule.kind === 'garbage' && plan.rule.only !== 'wal' ? plan.inProgress : []) {
     lines.push(`skipped ${u.name}: no sentinel, but written to at ${shortTime(u.newest.toISOString())}; it may be a backup in progress (unfinished backups are deleted once ${formatRetentionDuration(graceMs)} old)`);
   }
   if (plan.rule.kind !== 'everything') {
     lines.push(plan.keep.length ? `${done ? 'kept' : 'keeping'} ${plural(plan.keep.length, 'backup')}:` : 'no backups are kept');
     lines.push(...plan.keep.map(backupLine));
+    if (plan.walg.length) lines.push(`${done ? 'kept' : 'keeping'} ${plural(plan.walg.length, "WAL-G backup")} (walship's retention never deletes WAL-G's backups, nor the WAL from their start):`, ...plan.walg.map(backupLine));
     if (plan.walFloor) lines.push(`WAL from ${plan.walFloor.segment} on is kept (the start of ${plan.walFloor.backup})`);
   }
   for (const note of plan.notes) lines.push(`note: ${note}`);

@@ -15,8 +15,10 @@ export type RetentionRule =
   | { kind: 'before'; time: Date }
   /** Every backup and all WAL; permanent backups only with force. */
   | { kind: 'everything'; force: boolean }
-  /** No complete backup: unfinished backups and WAL older than every backup. */
-  | { kind: 'garbage' };
+  /** One backup (WAL-G's `delete target`); every walship backup is full, so FIND_FULL's chain is the backup itself. */
+  | { kind: 'target'; name: string }
+  /** No complete backup: unfinished backups and WAL older than every backup; `only` narrows it to one of the two (WAL-G's ARCHIVES, BACKUPS). */
+  | { kind: 'garbage'; only?: 'wal' | 'backups' };
 
 export interface BackupChoice {
   keep: BackupSentinel[];
@@ -39,8 +41,10 @@ export function describeRule(rule: RetentionRule): string {
       return 'name' in rule ? `delete backups that started before ${rule.name}` : `delete backups that started before ${rule.time.toISOString()}`;
     case 'everything':
       return rule.force ? 'delete every backup, permanent ones too, and all WAL' : 'delete every backup and all WAL';
+    case 'target':
+      return `delete backup ${rule.name}`;
     case 'garbage':
-      return 'delete unfinished backups and WAL older than every backup';
+      return rule.only === 'wal' ? 'delete WAL older than every backup' : rule.only === 'backups' ? 'delete unfinished backups' : 'delete unfinished backups and WAL older than every backup';
   }
 }
 
@@ -91,6 +95,16 @@ function keptByRule(sorted: readonly BackupSentinel[], rule: RetentionRule, now:
         );
       }
       return names(kept);
+    }
+    case 'target': {
+      const target = sorted.find((b) => b.name === rule.name);
+      if (!target) {
+        throw new WalshipError('STORE_NOT_FOUND', `no complete backup named ${rule.name}${sorted.length ? `; backups: ${sorted.map((b) => b.name).join(', ')}` : '; there are no backups'}`);
+      }
+      if (target.permanent) {
+        throw new WalshipError('DELETE_REFUSED', `refusing to delete backup ${rule.name}: it is permanent; clear the mark with backup-mark ${rule.name} --impermanent first. Nothing was deleted`, { details: { permanent: [rule.name] } });
+      }
+      return names(sorted.filter((b) => b !== target));
     }
     case 'everything':
       return new Set();

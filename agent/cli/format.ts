@@ -8,7 +8,7 @@ function row(cells: readonly string[], widths: readonly number[]): string {
 }
 
 export function formatBackupTable(backups: readonly BackupSentinel[], detail: boolean): string[] {
-  const header = ['name', 'finished', 'start WAL', 'data', 'stored', 'duration', 'pg', 'permanent'];
+  const header = ['name', 'finished', 'start WAL', 'data', 'stored', 'duration', 'pg', 'permanent', 'tool'];
   if (detail) header.push('start LSN', 'stop LSN', 'timeline', 'host', 'standby');
   const rows = backups.map((b) => {
     const cells = [
@@ -20,6 +20,8 @@ export function formatBackupTable(backups: readonly BackupSentinel[], detail: bo
       `${((Date.parse(b.finishTime) - Date.parse(b.startTime)) / 1000).toFixed(1)} s`,
       String(Math.floor(b.pgVersion / 10000)),
       b.permanent ? 'yes' : 'no',
+      // WAL-G's backups sit in the same prefix: listed, never restored by walship (delta marks WAL-G's incremental ones).
+      b.tool === 'wal-g' ? (b.delta ? 'wal-g delta' : 'wal-g') : 'walship',
     ];
     if (detail) cells.push(b.startLsn, b.stopLsn, String(b.timeline), b.hostname, b.fromStandby ? 'yes' : 'no');
     return cells;

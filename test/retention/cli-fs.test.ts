@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { writeSentinel } from '../../agent/backup/catalog.ts';
-import { partKey, sentinelKey } from '../../agent/backup/layout.ts';
+import { partKey, sentinelKey, walgMetadataKey } from '../../agent/backup/layout.ts';
 import type { StorageDriver } from '../../agent/storage/driver.ts';
 import { listAll } from '../../agent/storage/list.ts';
 import { openStore } from '../../agent/storage/open.ts';
@@ -71,7 +71,7 @@ describe('delete and backup-mark against a filesystem store', () => {
   test('dry runs delete nothing; --confirm deletes exactly the plan; a marked backup survives', { timeout: 60_000 }, async () => {
     const initial = await keys();
     const walOf = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `wal_005/${seg(1, from + i)}.lz4`);
-    const backupKeys = (b: typeof b1) => [partKey(b.name, 1, '.lz4'), b.manifestKey, sentinelKey(b.name)];
+    const backupKeys = (b: typeof b1) => [partKey(b.name, 1, '.lz4'), b.manifestKey, walgMetadataKey(b.name), sentinelKey(b.name)];
 
     // Dry run: the plan, and not one object touched.
     const dry = await ok('delete', 'retain', '2');

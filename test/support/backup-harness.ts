@@ -49,12 +49,23 @@ export async function pushBackup(cluster: PgCluster, env: Record<string, string>
   return m[1]!;
 }
 
+/** WAL-G's fields in a backup-list --json entry, before walship's own (see agent/backup/walg/list-entry.ts). */
+const WALG_LIST_FIELDS = ['backup_name', 'time', 'wal_file_name', 'storage_name', 'tool'];
+
+/** backup-list --json: walship's backups as their sentinels (WAL-G's fields and `tool` checked, then dropped). */
 export async function listBackups(env: Record<string, string>): Promise<BackupSentinel[]> {
   const r = await runWalship(['backup-list', '--json'], env);
   assert.equal(r.code, 0, `backup-list failed: ${describeCli(r)}`);
   const parsed = JSON.parse(r.stdout) as unknown;
   assert.ok(Array.isArray(parsed), `backup-list --json printed no array: ${r.stdout}`);
-  return parsed as BackupSentinel[];
+  return (parsed as Record<string, unknown>[]).map((entry) => {
+    assert.equal(entry['backup_name'], entry['name'], 'backup_name is the name');
+    assert.equal(entry['wal_file_name'], entry['startWalFile'], 'wal_file_name is the start WAL file');
+    assert.equal(entry['tool'], 'walship');
+    const own = { ...entry };
+    for (const k of WALG_LIST_FIELDS) delete own[k];
+    return own as unknown as BackupSentinel;
+  });
 }
 
 export interface Restored {

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { runWalship } from './cli.ts';
 import { Ledger, PGBENCH_TABLES, archiveAll, describeCli, fetchAndStart, fingerprint, ledgerState, listBackups, pushBackup, restoreRoot, startArchivingSource, waitFor, backupTestResources } from './backup-harness.ts';
 import type { BackupStoreFactory } from './backup-stores.ts';
+import { WALG_METADATA, WALG_SENTINEL, goDecodeProblems } from './walg-schema.ts';
 
 // The round trip every store must pass: a backup taken under load, restored
 // into an empty directory, recovered through `walship wal-fetch` to a known
@@ -63,6 +64,12 @@ export function runBackupRoundTrip(factory: BackupStoreFactory): void {
       const show = await runWalship(['backup-show', 'LATEST'], store.env);
       assert.equal(show.code, 0, describeCli(show));
       assert.deepEqual(JSON.parse(show.stdout), b);
+      // What WAL-G reads of it: the sentinel and metadata.json decode whole into WAL-G's structs.
+      for (const [key, schema] of [[`basebackups_005/${name}_backup_stop_sentinel.json`, WALG_SENTINEL], [`basebackups_005/${name}/metadata.json`, WALG_METADATA]] as const) {
+        const got = await runWalship(['st', 'get', '--raw', key, '-'], store.env);
+        assert.equal(got.code, 0, describeCli(got));
+        assert.deepEqual(goDecodeProblems(got.stdout, schema), [], key);
+      }
 
       const where = await restoreRoot({ createEmpty: true });
       dirs.push(where.root);

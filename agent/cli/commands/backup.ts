@@ -73,19 +73,21 @@ export function registerBackupCommands(program: Command, run: CommandRunner): vo
   program
     .command('backup-list')
     .description('list complete backups, oldest first')
-    .option('--json', 'a JSON array, one object per backup')
-    .option('--detail', 'more columns')
+    .option('--json', "a JSON array, one object per backup, with WAL-G's field names (backup_name, time, wal_file_name) beside walship's")
+    .option('--detail', "more columns; with --json, WAL-G's detail fields too (start_time, finish_time, start_lsn, ...)")
     .option('--foreign', "list instead the backups of other database systems than the archive's (written by a cluster pointed at this prefix by mistake)")
     .action((opts: { json?: boolean; detail?: boolean; foreign?: boolean }) =>
       run(async (ctx) => {
         const { driver } = await ctx.store();
         try {
-          const { readCatalogue, describeForeign } = await import('../../backup/catalog.ts');
+          const [{ readCatalogue, describeForeign }, { listEntry }] = await Promise.all([import('../../backup/catalog.ts'), import('../../backup/walg/list-entry.ts')]);
           const catalogue = await readCatalogue(driver);
           // Other clusters' backups are listed apart, so that neither a reader nor a script takes one for this cluster's.
           for (const line of describeForeign(catalogue)) writeLine(ctx.io.stderr, line);
-          const shown = opts.foreign ? catalogue.foreign : catalogue.backups;
-          if (opts.json) writeLine(ctx.io.stdout, JSON.stringify(shown, null, 2));
+          // WAL-G's backups of this cluster are listed with walship's, oldest first, marked by tool.
+          const byStart = (a: { startTime: string; name: string }, b: { startTime: string; name: string }) => Date.parse(a.startTime) - Date.parse(b.startTime) || a.name.localeCompare(b.name);
+          const shown = opts.foreign ? catalogue.foreign : [...catalogue.backups, ...catalogue.walg].sort(byStart);
+          if (opts.json) writeLine(ctx.io.stdout, JSON.stringify(shown.map((b) => listEntry(b, opts.detail === true)), null, 2));
           else {
             for (const line of formatBackupTable(shown, opts.detail === true)) writeLine(ctx.io.stdout, line);
             if (!opts.foreign && catalogue.foreign.length > 0) {
@@ -109,8 +111,10 @@ export function registerBackupCommands(program: Command, run: CommandRunner): vo
       run(async (ctx) => {
         const { config, driver } = await ctx.store();
         try {
-          const [{ resolveBackup, readManifest }, { createCodec }] = await Promise.all([import('../../backup/catalog.ts'), import('../../codec/index.ts')]);
-          const sentinel = await resolveBackup(driver, name);
+          const [{ showBackup, readManifest, walgNotRestorable }, { createCodec }] = await Promise.all([import('../../backup/catalog.ts'), import('../../codec/index.ts')]);
+          const sentinel = await showBackup(driver, name);
+          // walship reads no file list of WAL-G's (files_metadata.json) yet.
+          if (opts.files && sentinel.tool === 'wal-g') throw walgNotRestorable(driver, sentinel);
           if (!opts.files) {
             writeLine(ctx.io.stdout, JSON.stringify(sentinel, null, 2));
             return;

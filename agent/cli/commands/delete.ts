@@ -8,7 +8,7 @@ import type { CommandRunner } from '../program.ts';
 import { registerBackupMark } from './backup-mark.ts';
 
 // `walship delete`: retention by hand, in WAL-G's words (retain, before,
-// everything) plus Barman's recovery window and garbage collection. Every
+// target, everything, garbage, with their FULL/FIND_FULL/FORCE/ARCHIVES/BACKUPS) plus Barman's recovery window and garbage collection. Every
 // one is a dry run that prints the plan unless --confirm is given.
 
 function parseCount(text: string | undefined): number {
@@ -18,11 +18,32 @@ function parseCount(text: string | undefined): number {
   return Number(text);
 }
 
+// WAL-G's modifiers. Every walship backup is full, so FULL (count only full
+// backups) and FIND_FULL (also keep the full backups kept deltas need) pick
+// the same backups as no modifier.
+const MODIFIER = /^(full|find_full)$/i;
+
 function retainRule(first: string, second: string | undefined): RetentionRule {
-  // FULL is WAL-G's: every walship backup is a full backup.
-  if (/^full$/i.test(first)) return { kind: 'keep', count: parseCount(second) };
-  if (second !== undefined) throw new WalshipError('USAGE', `delete retain ${first} ${second}: expected delete retain [FULL] N`);
+  if (MODIFIER.test(first)) return { kind: 'keep', count: parseCount(second) };
+  if (second !== undefined) throw new WalshipError('USAGE', `delete retain ${first} ${second}: expected delete retain [FULL|FIND_FULL] N`);
   return { kind: 'keep', count: parseCount(first) };
+}
+
+/** `[FIND_FULL] <x>`: the modifier is optional; `what` names the command in errors. */
+function modified(what: string, first: string, second: string | undefined): string {
+  if (second === undefined) {
+    if (/^find_full$/i.test(first)) throw new WalshipError('USAGE', `delete ${what} ${first}: expected delete ${what} [FIND_FULL] <${what === 'target' ? 'name' : 'name|time'}>`);
+    return first;
+  }
+  if (!/^find_full$/i.test(first)) throw new WalshipError('USAGE', `delete ${what} ${first} ${second}: expected delete ${what} [FIND_FULL] <${what === 'target' ? 'name' : 'name|time'}> (FIND_FULL is the only modifier)`);
+  return second;
+}
+
+function garbageRule(only: string | undefined): RetentionRule {
+  if (only === undefined) return { kind: 'garbage' };
+  if (/^archives$/i.test(only)) return { kind: 'garbage', only: 'wal' };
+  if (/^backups$/i.test(only)) return { kind: 'garbage', only: 'backups' };
+  throw new WalshipError('USAGE', `delete garbage ${only}: expected nothing, ARCHIVES (WAL older than every backup only) or BACKUPS (unfinished backups only)`);
 }
 
 function beforeRule(target: string): RetentionRule {
@@ -71,7 +92,7 @@ export function registerRetentionCommands(program: Command, run: CommandRunner):
   del
     .command('retain')
     .description('keep the N newest backups (by start time) and permanent ones')
-    .argument('<N|FULL>', 'how many backups to keep (FULL N is accepted as in WAL-G: every walship backup is full)')
+    .argument('<N|FULL|FIND_FULL>', 'how many backups to keep (FULL N and FIND_FULL N are accepted as in WAL-G: every walship backup is full)')
     .argument('[N]')
     .option(confirmOption, confirmDoc)
     .action((first: string, second: string | undefined, opts: { confirm?: boolean }) => run((ctx) => deleteByRule(ctx, () => retainRule(first, second), opts.confirm === true)));
@@ -79,9 +100,18 @@ export function registerRetentionCommands(program: Command, run: CommandRunner):
   del
     .command('before')
     .description('delete backups that started before the named backup (kept) or before an ISO 8601 time')
-    .argument('<name|time>', 'a backup name, or a time such as 2025-01-31T12:00:00Z')
+    .argument('<name|time|FIND_FULL>', 'a backup name, or a time such as 2025-01-31T12:00:00Z (FIND_FULL before it is accepted as in WAL-G)')
+    .argument('[name|time]')
     .option(confirmOption, confirmDoc)
-    .action((target: string, opts: { confirm?: boolean }) => run((ctx) => deleteByRule(ctx, () => beforeRule(target), opts.confirm === true)));
+    .action((first: string, second: string | undefined, opts: { confirm?: boolean }) => run((ctx) => deleteByRule(ctx, () => beforeRule(modified('before', first, second)), opts.confirm === true)));
+
+  del
+    .command('target')
+    .description('delete one backup, and the WAL only it needed; refused for a permanent backup')
+    .argument('<name|FIND_FULL>', 'the backup (FIND_FULL before it is accepted as in WAL-G: a walship backup is its own chain)')
+    .argument('[name]')
+    .option(confirmOption, confirmDoc)
+    .action((first: string, second: string | undefined, opts: { confirm?: boolean }) => run((ctx) => deleteByRule(ctx, () => ({ kind: 'target', name: modified('target', first, second) }), opts.confirm === true)));
 
   del
     .command('window')
@@ -100,8 +130,9 @@ export function registerRetentionCommands(program: Command, run: CommandRunner):
   del
     .command('garbage')
     .description('delete what no complete backup owns: interrupted backups (not ones written to in the last 6 hours) and WAL older than every backup')
+    .argument('[ARCHIVES|BACKUPS]', "as in WAL-G: only the WAL (ARCHIVES), or only the interrupted backups (BACKUPS)")
     .option(confirmOption, confirmDoc)
-    .action((opts: { confirm?: boolean }) => run((ctx) => deleteByRule(ctx, () => ({ kind: 'garbage' }), opts.confirm === true)));
+    .action((only: string | undefined, opts: { confirm?: boolean }) => run((ctx) => deleteByRule(ctx, () => garbageRule(only), opts.confirm === true)));
 
   registerBackupMark(program, run);
 }
