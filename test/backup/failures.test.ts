@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { access, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { access, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WALSHIP_BIN, runWalship } from '../support/cli.ts';
@@ -22,6 +22,7 @@ import {
   walshipCommand,
 } from '../support/backup-harness.ts';
 import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
+import { flipByte } from '../support/tamper.ts';
 
 // What must go wrong cleanly: a backup-push killed mid-upload, a tampered
 // part, and bad input.
@@ -38,18 +39,6 @@ async function partFiles(storeRoot: string, name?: string): Promise<string[]> {
     for (const f of await readdir(dir).catch(() => [])) if (/^part_\d+\.tar/.test(f)) out.push(join(dir, f));
   }
   return out.sort();
-}
-
-async function flipByte(path: string, offset: number): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await handle.read(b, 0, 1, offset);
-    b[0] = b[0]! ^ 0x5a;
-    await handle.write(b, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
 }
 
 describe('backup failures', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -8,21 +8,13 @@ import { chownToPostgres, postgresOwnedDir } from '../support/pg-cluster.ts';
 import { sampleSum } from '../support/prom-parse.ts';
 import { switchWal } from '../support/wal-helpers.ts';
 import { scrapeMetrics, startPod, waitUntil, type Pod } from '../agent/harness.ts';
+import { flipByte } from '../support/tamper.ts';
+import { serversUnder } from '../support/processes.ts';
 
 // Restore drills on the agent's schedule: a success sets the last-success
 // time, the proven RPO and the phases' durations; a tampered backup then
 // sets the last-failure time and counts the failure by its code. Nothing
 // is left in the scratch directory, and no server of it runs.
-
-async function serversUnder(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes(dir)) found.push(`${pid}: ${cmd.replace(/\0/g, ' ')}`);
-  }
-  return found;
-}
 
 describe('restore drills run by the agent', () => {
   const pods: Pod[] = [];
@@ -67,13 +59,7 @@ describe('restore drills run by the agent', () => {
     const parts = await Promise.all((await readdir(partsDir)).filter((f) => /^part_\d+\.tar/.test(f)).map(async (f) => ({ f, size: (await stat(join(partsDir, f))).size })));
     const part = join(partsDir, parts.sort((a, b) => b.size - a.size)[0]!.f);
     await copyFile(part, `${part}.saved`);
-    const handle = await open(part, 'r+');
-    const at = Math.floor(parts[0]!.size / 2);
-    const b = Buffer.alloc(1);
-    await handle.read(b, 0, 1, at);
-    b[0] = b[0]! ^ 0x5a;
-    await handle.write(b, 0, 1, at);
-    await handle.close();
+    await flipByte(part, Math.floor(parts[0]!.size / 2));
     const afterTamper = Date.now() / 1000;
     await waitUntil('a failed scheduled drill', async () => sampleSum(await scrapeMetrics(pod.agent), 'walship_drill_last_failure_timestamp_seconds') > afterTamper, 120_000, 500);
     const failed = await scrapeMetrics(pod.agent);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,33 +9,12 @@ import { archiveAll, describeCli, pushBackup, removeAll, startArchivingSource } 
 import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 import { chownToPostgres, type PgCluster } from '../support/pg-cluster.ts';
 import { switchWal, waitArchived } from '../support/wal-helpers.ts';
+import { flipByte } from '../support/tamper.ts';
+import { serversUnder } from '../support/processes.ts';
 
 // restore-drill with real PostgreSQL 15 against a filesystem store: a good
 // archive, a tampered backup, a segment missing from the middle of the
 // archive; after each, no directory and no server process are left.
-
-/** PostgreSQL processes whose command line mentions dir: what a drill must never leave behind. */
-async function serversUnder(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes(dir)) found.push(`${pid}: ${cmd.replace(/\0/g, ' ')}`);
-  }
-  return found;
-}
-
-async function flipByte(path: string, offset: number): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await handle.read(b, 0, 1, offset);
-    b[0] = b[0]! ^ 0x5a;
-    await handle.write(b, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
-}
 
 describe('restore-drill', () => {
   let store: BackupStore;

@@ -2,40 +2,27 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { writeSentinel } from '../../agent/backup/catalog.ts';
 import { partKey, sentinelKey, walgMetadataKey } from '../../agent/backup/layout.ts';
 import type { StorageDriver } from '../../agent/storage/driver.ts';
-import { listAll } from '../../agent/storage/list.ts';
 import { openStore } from '../../agent/storage/open.ts';
 import { testTransfer } from '../storage/contract.ts';
-import { runWalship, type CliResult } from '../support/cli.ts';
 import { seg, sentinel } from './fixtures.ts';
+import { describeCli } from '../support/backup-harness.ts';
+import { storeCli } from './store-cli.ts';
 
 // The delete and backup-mark commands, as users run them, over a filesystem
 // store laid out by hand: four complete backups a day apart, their WAL, an
 // interrupted backup and one that may still be running.
 
 const DAY = 86_400_000;
-const describeCli = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 
 describe('delete and backup-mark against a filesystem store', () => {
   let root: string;
   let store: StorageDriver;
   let env: Record<string, string>;
-  const walship = async (...args: string[]) => runWalship(args, env);
-  const ok = async (...args: string[]) => {
-    const r = await walship(...args);
-    assert.equal(r.code, 0, describeCli(r));
-    return r.stdout;
-  };
-  const keys = async () => {
-    const out: string[] = [];
-    for await (const o of listAll(store, '')) out.push(o.key);
-    return out.sort();
-  };
-  const put = (key: string, text = key) => store.put(key, () => Readable.from([Buffer.from(text)]));
+  const { walship, ok, keys, put } = storeCli(() => ({ env, store }));
 
   // Started 4, 3, 2 and 1 days ago, at segments 10, 20, 30 and 40.
   const backups = [10, 20, 30, 40].map((pos, i) => ({ ...sentinel({ pos, start: 0 }), startTime: new Date(Date.now() - (4 - i) * DAY).toISOString(), finishTime: new Date(Date.now() - (4 - i) * DAY + 60_000).toISOString() }));

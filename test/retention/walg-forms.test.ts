@@ -2,40 +2,27 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { writeSentinel } from '../../agent/backup/catalog.ts';
 import { partKey, sentinelKey, walgMetadataKey } from '../../agent/backup/layout.ts';
 import type { StorageDriver } from '../../agent/storage/driver.ts';
-import { listAll } from '../../agent/storage/list.ts';
 import { openStore } from '../../agent/storage/open.ts';
 import { testTransfer } from '../storage/contract.ts';
-import { runWalship, type CliResult } from '../support/cli.ts';
 import { seg, sentinel } from './fixtures.ts';
+import { describeCli } from '../support/backup-harness.ts';
+import { storeCli } from './store-cli.ts';
 
 // WAL-G's forms of `delete`, as scripts written for WAL-G run them: retain
 // FULL|FIND_FULL N, before FIND_FULL, target [FIND_FULL], everything FORCE,
 // garbage ARCHIVES|BACKUPS; each checked against the objects left, key for key.
 
 const DAY = 86_400_000;
-const describeCli = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 
 describe("delete in WAL-G's forms against a filesystem store", () => {
   let root: string;
   let store: StorageDriver;
   let env: Record<string, string>;
-  const walship = (...args: string[]) => runWalship(args, env);
-  const ok = async (...args: string[]) => {
-    const r = await walship(...args);
-    assert.equal(r.code, 0, describeCli(r));
-    return r.stdout;
-  };
-  const keys = async () => {
-    const out: string[] = [];
-    for await (const o of listAll(store, '')) out.push(o.key);
-    return out.sort();
-  };
-  const put = (key: string) => store.put(key, () => Readable.from([Buffer.from(key)]));
+  const { walship, ok, keys, put } = storeCli(() => ({ env, store }));
   const timed = (pos: number, days: number) => ({ ...sentinel({ pos, start: 0 }), startTime: new Date(Date.now() - days * DAY).toISOString(), finishTime: new Date(Date.now() - days * DAY + 60_000).toISOString() });
   const [b1, b2, b3, b4] = [timed(10, 4), timed(20, 3), timed(30, 2), timed(40, 1)] as const;
   const backupKeys = (b: typeof b1) => [partKey(b.name, 1, '.lz4'), b.manifestKey, walgMetadataKey(b.name), sentinelKey(b.name)];

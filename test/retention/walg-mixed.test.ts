@@ -2,18 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { listBackups, readCatalogue, writeSentinel } from '../../agent/backup/catalog.ts';
 import { partKey, sentinelKey, walgMetadataKey } from '../../agent/backup/layout.ts';
 import type { StorageDriver } from '../../agent/storage/driver.ts';
-import { listAll } from '../../agent/storage/list.ts';
 import { openStore } from '../../agent/storage/open.ts';
 import { recordIdentity } from '../../agent/wal/cluster-identity.ts';
 import { testTransfer } from '../storage/contract.ts';
-import { runWalship, type CliResult } from '../support/cli.ts';
 import { writeWalgBackup } from '../support/walg-backup.ts';
 import { seg, sentinel } from './fixtures.ts';
+import { describeCli } from '../support/backup-harness.ts';
+import { storeCli } from './store-cli.ts';
 
 // A prefix WAL-G and walship both wrote backups to, as after a migration
 // that left WAL-G's backups in place: walship lists them as WAL-G's, never
@@ -21,25 +20,13 @@ import { seg, sentinel } from './fixtures.ts';
 // retention never deletes one nor the WAL from its start.
 
 const DAY = 86_400_000;
-const describeCli = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 const ago = (days: number) => new Date(Date.now() - days * DAY);
 
 describe('a prefix holding WAL-G backups beside walship backups', () => {
   let root: string;
   let store: StorageDriver;
   let env: Record<string, string>;
-  const walship = (...args: string[]) => runWalship(args, env);
-  const ok = async (...args: string[]) => {
-    const r = await walship(...args);
-    assert.equal(r.code, 0, describeCli(r));
-    return r.stdout;
-  };
-  const keys = async () => {
-    const out: string[] = [];
-    for await (const o of listAll(store, '')) out.push(o.key);
-    return out.sort();
-  };
-  const put = (key: string) => store.put(key, () => Readable.from([Buffer.from(key)]));
+  const { walship, ok, keys, put } = storeCli(() => ({ env, store }));
 
   // walship's backups at segments 10, 30 and 40; WAL-G's full at 20 and its delta at 25.
   const timed = (pos: number, days: number) => ({ ...sentinel({ pos, start: 0 }), startTime: ago(days).toISOString(), finishTime: new Date(ago(days).getTime() + 60_000).toISOString() });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, open, readdir, rename, stat, truncate } from 'node:fs/promises';
+import { copyFile, readdir, rename, stat, truncate } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BackupVerifyReport } from '../../agent/verify/report.ts';
@@ -7,6 +7,7 @@ import { runWalship, type CliResult } from '../support/cli.ts';
 import { archiveAll, describeCli, pushBackup, removeAll, startArchivingSource } from '../support/backup-harness.ts';
 import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 import type { PgCluster } from '../support/pg-cluster.ts';
+import { flipByte } from '../support/tamper.ts';
 
 // backup-verify against a real PostgreSQL 15 backup in a filesystem store,
 // damaged the ways a store damages data: a flipped byte, a truncated part,
@@ -21,18 +22,6 @@ async function verify(env: Record<string, string>, args: readonly string[] = [])
     assert.fail(`backup-verify printed no JSON: ${describeCli(r)}`);
   }
   return { r, reports };
-}
-
-async function flipByte(path: string, offset: number): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await handle.read(b, 0, 1, offset);
-    b[0] = b[0]! ^ 0x5a;
-    await handle.write(b, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
 }
 
 describe('backup-verify', () => {
