@@ -3,7 +3,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { WALSHIP_BIN, runWalship, type CliResult } from '../support/cli.ts';
+import { WALSHIP_BIN, collectCli, runWalship, type CliResult } from '../support/cli.ts';
 import { describeCli, pgEnv, startArchivingSource } from '../support/backup-harness.ts';
 import { filesystemStore, type BackupStore } from '../support/backup-stores.ts';
 import { PgCluster, spawnAsPostgres } from '../support/pg-cluster.ts';
@@ -26,15 +26,7 @@ function report(r: CliResult): Report {
 
 /** Runs walship as the postgres user, as a sidecar runs without root: root would write through any mode. */
 function runWalshipAsPostgres(args: readonly string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnAsPostgres(process.execPath, [WALSHIP_BIN, ...args], { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-  });
+  return collectCli(spawnAsPostgres(process.execPath, [WALSHIP_BIN, ...args], { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }));
 }
 
 describe('walship check', () => {

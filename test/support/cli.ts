@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const WALSHIP_BIN = fileURLToPath(new URL('../../bin/walship', import.meta.url));
@@ -19,12 +19,19 @@ export function runWalship(args: readonly string[], env: Record<string, string> 
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    collectCli(child).then(resolve, reject);
+    child.stdin.end(input);
+  });
+}
+
+/** What a walship process printed, and its exit code, once it has ended. */
+export function collectCli(child: ChildProcess): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdout?.on('data', (c: Buffer) => out.push(c));
+    child.stderr?.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-    child.stdin.end(input);
   });
 }
