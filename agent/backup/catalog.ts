@@ -16,7 +16,7 @@ import { MANIFEST_FORMAT, type BackupManifest, type BackupSentinel } from './man
 // time, never by name: after a timeline reset, names stop sorting in time
 // order, and WAL-G's retention deleted the newest backups for it (wal-g#636).
 
-async function readText(stream: Readable): Promise<string> {
+export async function readText(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   await pipeline(stream, new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }));
   return Buffer.concat(chunks).toString('utf8');
@@ -168,16 +168,18 @@ export async function writeManifest(store: StorageDriver, codec: Codec, manifest
  * started before `before`, when given). Throws STORE_NOT_FOUND with the
  * names that exist when nothing matches.
  */
-export async function resolveBackup(store: StorageDriver, nameOrLatest: string, before?: Date): Promise<BackupSentinel> {
+export async function resolveBackup(store: StorageDriver, nameOrLatest: string, before?: Date, options: { walgFull?: boolean } = {}): Promise<BackupSentinel> {
   if (nameOrLatest !== 'LATEST') {
     const sentinel = await readSentinel(store, nameOrLatest);
     if (!sentinel) {
       const names = (await listBackups(store)).map((b) => b.name);
       throw new WalshipError('STORE_NOT_FOUND', `no complete backup named ${nameOrLatest} in ${store.location}${names.length ? `; backups: ${names.join(', ')}` : '; there are no backups'}`);
     }
-    if (sentinel.tool === 'wal-g') throw walgNotRestorable(store, sentinel);
+    // A WAL-G full backup is taken where the caller restores it (backup-fetch, walg/fetch.ts); a delta never is.
+    if (sentinel.tool === 'wal-g' && (sentinel.delta !== undefined || options.walgFull !== true)) throw walgNotRestorable(store, sentinel);
     const own = await archiveSystemIdentifier(store);
-    if (own !== undefined && sentinel.systemIdentifier !== own) {
+    // WAL-G's sentinels before SystemIdentifier existed name no system: nothing to compare.
+    if (own !== undefined && sentinel.systemIdentifier !== '' && sentinel.systemIdentifier !== own) {
       // Its WAL is not in this archive: a restore would stop at "could not locate required checkpoint record".
       throw new WalshipError(
         'BACKUP_FOREIGN_CLUSTER',
@@ -214,8 +216,8 @@ export async function showBackup(store: StorageDriver, nameOrLatest: string): Pr
 export function walgNotRestorable(store: StorageDriver, sentinel: BackupSentinel): WalshipError {
   const what = sentinel.delta
     ? `a WAL-G delta backup (on ${sentinel.delta.from}, chain from ${sentinel.delta.fullName}): walship cannot apply WAL-G's page deltas`
-    : "a WAL-G backup: walship does not read WAL-G's tar_partitions, pg_control.tar and backup_label.tar layout";
-  return new WalshipError('BACKUP_WALG_FORMAT', `backup ${sentinel.name} in ${store.location} is ${what}; restore it with wal-g backup-fetch, or take a walship backup (backup-push) and restore that`, {
+    : 'a WAL-G backup, which walship lists and restores (backup-fetch <dir> <name>) but holds no file list nor checksums of its own for, to show, verify or mark';
+  return new WalshipError('BACKUP_WALG_FORMAT', `backup ${sentinel.name} in ${store.location} is ${what}; use wal-g for that, or take a walship backup (backup-push) and use that`, {
     details: { backup: sentinel.name, delta: sentinel.delta !== undefined },
   });
 }

@@ -39,7 +39,7 @@ export interface FetchPartsOptions {
 }
 
 /** Where a part's files go: dest, or (undefined) nowhere, verified only, with page checksums when pagesBefore is set. */
-export type PartSink = { dest: string; owner?: { uid: number; gid: number } } | { dest?: undefined; pagesBefore?: bigint };
+export type PartSink = { dest: string; owner?: { uid: number; gid: number }; unlisted?: { expected: readonly string[] } } | { dest?: undefined; pagesBefore?: bigint };
 
 /**
  * One part out of the store through a worker: restored into the sink's

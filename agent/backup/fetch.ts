@@ -10,6 +10,7 @@ import { PG_CONTROL } from './exclusions.ts';
 import { fetchParts, unchangedFiles } from './fetch-parts.ts';
 import { PartWorkers } from './part-workers.ts';
 import type { BackupFile, BackupManifest, BackupSentinel } from './manifest.ts';
+import { restoreWalgBackup } from './walg/fetch.ts';
 import { validateTarget, writeRecoveryConfig, type RecoveryTarget } from './recovery-conf.ts';
 
 // backup-fetch: a backup back into a directory, in parallel and in bounded
@@ -52,7 +53,7 @@ async function exists(path: string): Promise<boolean> {
 /** Which backup a restore targets: a name, or the newest one that finished before the target time. */
 async function chooseBackup(archive: WalArchive, options: BackupFetchOptions): Promise<BackupSentinel> {
   const before = options.recovery?.time !== undefined ? new Date(options.recovery.time) : undefined;
-  return resolveBackup(archive.store, options.backup, options.backup === 'LATEST' ? before : undefined);
+  return resolveBackup(archive.store, options.backup, options.backup === 'LATEST' ? before : undefined, { walgFull: true });
 }
 
 async function refuseRunningCluster(dest: string): Promise<void> {
@@ -100,6 +101,50 @@ async function mkdirOwned(path: string, owner: { uid: number; gid: number } | un
   }
 }
 
+/** A WAL-G full backup (walg/fetch.ts): into an empty directory only, WAL-G has no checksums for a delta restore to compare. */
+async function restoreWalg(
+  workers: PartWorkers,
+  archive: WalArchive,
+  sentinel: BackupSentinel,
+  options: BackupFetchOptions,
+  log: Logger,
+  encryptedByDefault: boolean,
+  how: { mode: 'full' | 'delta'; owner: { uid: number; gid: number } | undefined },
+): Promise<BackupFetchResult> {
+  const dest = options.dest;
+  if (how.mode === 'delta') {
+    throw new WalshipError(
+      'RESTORE_REFUSED',
+      `backup ${sentinel.name} was taken by WAL-G, which records no checksums to tell unchanged files by: it is restored into an empty directory only, and ${dest} is not empty${options.delta ? ' (--delta)' : ''}`,
+      { details: { backup: sentinel.name } },
+    );
+  }
+  log.info({ backup: sentinel.name, dest, mode: 'full', tool: 'wal-g' }, 'restore started');
+  await chmod(dest, 0o700);
+  let done = 0;
+  const { filesWritten, bytesWritten } = await restoreWalgBackup(
+    workers,
+    archive,
+    sentinel,
+    {
+      dest,
+      owner: how.owner,
+      tablespaceMapping: options.tablespaceMapping,
+      ...(options.recovery ? { recovery: options.recovery } : {}),
+      concurrency: options.concurrency,
+      encryptedByDefault,
+      onBytes: (n) => {
+        done += n;
+        // WAL-G records no uncompressed size per file: the total is its sentinel's.
+        options.onProgress?.(done, Math.max(done, sentinel.dataBytes));
+      },
+    },
+    log,
+  );
+  log.info({ backup: sentinel.name, dest, mode: 'full', tool: 'wal-g', filesWritten, bytes: bytesWritten }, 'restore complete');
+  return { backup: sentinel, mode: 'full', filesWritten, filesKept: 0, filesRemoved: 0, bytesWritten };
+}
+
 export async function backupFetch(archive: WalArchive, options: BackupFetchOptions, log: Logger, encryptedByDefault: boolean): Promise<BackupFetchResult> {
   try {
     return await restore(archive, options, log, encryptedByDefault);
@@ -131,6 +176,7 @@ async function restoreWith(workers: PartWorkers, archive: WalArchive, options: B
   const mode: 'full' | 'delta' = existing.length > 0 || options.delta ? 'delta' : 'full';
 
   const sentinel = await chooseBackup(archive, options);
+  if (sentinel.tool === 'wal-g') return restoreWalg(workers, archive, sentinel, options, log, encryptedByDefault, { mode, owner });
   const manifest: BackupManifest = await readManifest(archive.store, archive.codec, sentinel, encryptedByDefault);
   log.info({ backup: sentinel.name, dest, mode }, 'restore started');
 

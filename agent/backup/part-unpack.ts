@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { close, closeSync, fchmodSync, fchownSync, fdatasync, fsync, futimesSync, openSync, rename, rmSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, close, closeSync, fchmodSync, fchownSync, fdatasync, fsync, futimesSync, lchownSync, lstatSync, mkdirSync, openSync, rename, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Lz4FrameDecoder } from '../codec/lz4-decoder.ts';
@@ -31,6 +31,13 @@ export interface UnpackOptions {
   compression: 'lz4' | 'none';
   /** Verify only: page checksums are checked on pages older than this LSN (the backup's start); undefined: not checked. */
   pagesBefore?: bigint;
+  /**
+   * A part with no walship manifest beside it (WAL-G's tar_partitions):
+   * every entry it holds is restored, directories and symbolic links too,
+   * with no checksum to check. `expected` lists the files it must hold
+   * (WAL-G's files_metadata.json TarFileSets), when known. Restores only.
+   */
+  unlisted?: { expected: readonly string[] };
 }
 
 /** What a verify-only unpack found wrong; in a restore the first of these is an error instead. */
@@ -38,6 +45,8 @@ export interface UnpackFindings {
   mismatched: { path: string; sha256: string; expected: string }[];
   missing: string[];
   corruptBlocks: { path: string; block: number }[];
+  /** Files the part restored (reported for unlisted parts, which have no list to count). */
+  filesWritten?: number;
 }
 
 interface CheckedFile {
@@ -104,10 +113,12 @@ export class PartUnpacker {
       this.#pages = new PageVerifier(options.pagesBefore !== undefined, options.pagesBefore ?? 0n);
       this.#pages.resetPart(0);
     }
+    if (options.unlisted && options.dest === undefined) throw new WalshipError('INTERNAL', 'an unlisted part is only restored, never verified');
     this.#tar = new TarReader({
       onFile: (header) => this.#onFile(header),
       onData: (chunk) => this.#onData(chunk),
       onFileEnd: () => this.#onFileEnd(),
+      ...(options.unlisted ? { onOtherEntry: (header: TarHeader) => this.#onOtherEntry(header) } : {}),
     });
     this.#decoder =
       options.compression === 'lz4'
@@ -145,7 +156,7 @@ export class PartUnpacker {
 
   /** Verify only: what was found wrong, once finish() has returned. */
   findings(): UnpackFindings {
-    return { ...this.#findings, corruptBlocks: this.#pages?.corruptBlocks() ?? [] };
+    return { ...this.#findings, corruptBlocks: this.#pages?.corruptBlocks() ?? [], ...(this.#options.unlisted ? { filesWritten: this.#seen.size } : {}) };
   }
 
   /**
@@ -170,7 +181,7 @@ export class PartUnpacker {
       await this.abort();
       throw this.#withFindings(namingFile(err, inFile));
     }
-    const missing = [...this.#wanted.keys()].filter((p) => !this.#seen.has(p));
+    const missing = [...(this.#options.unlisted?.expected ?? this.#wanted.keys())].filter((p) => !this.#seen.has(p));
     if (this.#options.dest === undefined) this.#findings.missing.push(...missing);
     else if (missing.length > 0) {
       throw new WalshipError('BACKUP_CORRUPT', `${this.#options.partKey} lacks ${missing.length} file(s) the manifest puts there, e.g. ${missing[0]}: the backup is damaged`);
@@ -191,8 +202,57 @@ export class PartUnpacker {
     await Promise.allSettled(this.#syncing.splice(0));
   }
 
+  /** An unlisted part's entry: its path inside dest, refused when it would leave dest. */
+  #unlistedPath(header: TarHeader): string {
+    // WAL-G names entries from the data directory's root with a leading '/'
+    // (internal/databases/postgres/bundle.go, getFileRelPath).
+    const path = header.name.replace(/^\/+/, '').replace(/\/+$/, '');
+    if (path === '' || path.split('/').some((s) => s === '..' || s === '')) {
+      throw new WalshipError('BACKUP_CORRUPT', `${this.#options.partKey}: entry ${JSON.stringify(header.name)} is not a path inside the data directory: the backup is damaged or was tampered with`, { details: { path: header.name } });
+    }
+    return path;
+  }
+
+  /** mkdir -p of an unlisted part's directory, the directories it creates given to the owner. */
+  #makeDir(path: string, mode: number): void {
+    const target = join(this.#options.dest!, ...path.split('/'));
+    const first = mkdirSync(target, { recursive: true, mode });
+    const owner = this.#options.owner;
+    if (first === undefined) return;
+    for (let dir = target; ; dir = dirname(dir)) {
+      if (owner) chownSync(dir, owner.uid, owner.gid);
+      if (dir === first) return;
+    }
+  }
+
+  /** Directories and symbolic links of an unlisted part; an existing link (a tablespace made before) is kept. */
+  #onOtherEntry(header: TarHeader): void {
+    const path = this.#unlistedPath(header);
+    const target = join(this.#options.dest!, ...path.split('/'));
+    if (header.type === 'directory') {
+      this.#makeDir(path, 0o700);
+      if (!lstatSync(target).isSymbolicLink()) chmodSync(target, header.mode & 0o7777 || 0o700);
+      return;
+    }
+    if (header.type === 'symlink') {
+      if (lstatSync(target, { throwIfNoEntry: false }) !== undefined) return;
+      if (path.includes('/')) this.#makeDir(dirname(path), 0o700);
+      symlinkSync(header.linkname, target);
+      if (this.#options.owner) lchownSync(target, this.#options.owner.uid, this.#options.owner.gid);
+      return;
+    }
+    throw new WalshipError('BACKUP_CORRUPT', `${this.#options.partKey}: ${path} is a hard link, which no PostgreSQL data directory holds: the backup is damaged or was not written by a backup tool`, { details: { path } });
+  }
+
+  /** An unlisted part's file, as a manifest would have listed it; its directory is made first (it may be in another part). */
+  #unlistedFile(header: TarHeader): BackupFile {
+    const path = this.#unlistedPath(header);
+    if (path.includes('/')) this.#makeDir(dirname(path), 0o700);
+    return { path, size: header.size, mtime: header.mtime * 1000, mode: header.mode, sha256: '', part: 0 };
+  }
+
   #onFile(header: TarHeader): boolean {
-    const file = this.#wanted.get(header.name);
+    const file = this.#options.unlisted ? this.#unlistedFile(header) : this.#wanted.get(header.name);
     if (!file) return false;
     if (this.#options.dest === undefined) {
       this.#checking = { file, hash: createHash('sha256'), checkPages: this.#pages!.fileChecker(0, file.path) };
@@ -243,7 +303,7 @@ export class PartUnpacker {
     const open = this.#open!;
     const { file, fd, tmp, target, writeback } = open;
     const digest = open.hash.digest('hex');
-    if (digest !== file.sha256) {
+    if (!this.#options.unlisted && digest !== file.sha256) {
       throw new WalshipError('BACKUP_CORRUPT', `${this.#options.partKey}: ${file.path} does not match the backup manifest (sha256 ${digest.slice(0, 16)}…, expected ${file.sha256.slice(0, 16)}…): the backup is damaged or was tampered with`, { details: { path: file.path } });
     }
     fchmodSync(fd, file.mode & 0o7777);

@@ -20,7 +20,7 @@ export interface TarFileHeader {
   mtime: number;
 }
 
-export type TarEntryType = 'file' | 'pax' | 'global-pax' | 'gnu-long-name' | 'other';
+export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'pax' | 'global-pax' | 'gnu-long-name' | 'gnu-long-link' | 'other';
 
 export interface TarHeader {
   name: string;
@@ -28,6 +28,8 @@ export interface TarHeader {
   mode: number;
   mtime: number;
   type: TarEntryType;
+  /** Target of a symbolic or hard link ('' for other entries). */
+  linkname: string;
 }
 
 /** Bytes of padding after `size` bytes of entry data. */
@@ -47,6 +49,20 @@ export function encodeFileHeader(file: TarFileHeader): Buffer {
   const paxHeader = ustarBlock({ prefix: '', name: 'PaxHeader' }, records.length, 0o644, file.mtime, 'x');
   return Buffer.concat([paxHeader, records, Buffer.alloc(tarPadding(records.length)), block]);
 }
+
+/** ustar's type flags ('7', contiguous, is a regular file to every reader). */
+const ENTRY_TYPES: Readonly<Record<string, TarEntryType>> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '5': 'directory',
+  '2': 'symlink',
+  '1': 'hardlink',
+  x: 'pax',
+  g: 'global-pax',
+  L: 'gnu-long-name',
+  K: 'gnu-long-link',
+};
 
 /** Decodes one header block; undefined for a zero block (the end of the archive). */
 export function decodeHeader(block: Buffer, at: number): TarHeader | undefined {
@@ -69,7 +85,8 @@ export function decodeHeader(block: Buffer, at: number): TarHeader | undefined {
     size: parseNumber(block.subarray(124, 136)),
     mode: parseOctal(block.subarray(100, 108)),
     mtime: parseNumber(block.subarray(136, 148)),
-    type: flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === 'x' ? 'pax' : flag === 'g' ? 'global-pax' : flag === 'L' ? 'gnu-long-name' : 'other',
+    type: ENTRY_TYPES[flag] ?? 'other',
+    linkname: cString(block.subarray(157, 257)),
   };
 }
 

@@ -9,6 +9,11 @@ export interface TarReaderHooks {
   /** Data of the file accepted last; the chunk may be reused once this returns. */
   onData(chunk: Buffer): void;
   onFileEnd(header: TarHeader): void;
+  /**
+   * A directory, symbolic or hard link: walship's own parts hold none (its
+   * manifest lists directories), other tar writers' do. Skipped without this hook.
+   */
+  onOtherEntry?(header: TarHeader): void;
 }
 
 /** Extended headers are small: anything larger is a damaged stream, not something to buffer. */
@@ -29,7 +34,7 @@ export class TarReader {
   /** Stream offset, for messages. */
   #offset = 0;
   /** Overrides from a pax or GNU long-name header, for the next entry. */
-  #next: { path?: string; size?: number } = {};
+  #next: { path?: string; size?: number; linkname?: string } = {};
 
   constructor(hooks: TarReaderHooks) {
     this.#hooks = hooks;
@@ -102,14 +107,15 @@ export class TarReader {
       this.#state = { at: 'ended' };
       return;
     }
-    if (decoded.type === 'pax' || decoded.type === 'gnu-long-name' || decoded.type === 'global-pax') {
+    if (decoded.type === 'pax' || decoded.type === 'gnu-long-name' || decoded.type === 'gnu-long-link' || decoded.type === 'global-pax') {
       if (decoded.size > MAX_EXTENDED_HEADER) throw corruptTar(at, `extended header of ${decoded.size} bytes`);
       this.#state = decoded.size === 0 ? { at: 'header' } : { at: 'extended', header: decoded, parts: [], left: decoded.size };
       if (decoded.size === 0) this.#onExtended(decoded, Buffer.alloc(0));
       return;
     }
-    const header: TarHeader = { ...decoded, name: this.#next.path ?? decoded.name, size: this.#next.size ?? decoded.size };
+    const header: TarHeader = { ...decoded, name: this.#next.path ?? decoded.name, size: this.#next.size ?? decoded.size, linkname: this.#next.linkname ?? decoded.linkname };
     this.#next = {};
+    if (header.type === 'directory' || header.type === 'symlink' || header.type === 'hardlink') this.#hooks.onOtherEntry?.(header);
     if (header.type !== 'file') {
       this.#state = { at: 'skip', left: header.size + tarPadding(header.size) };
       return;
@@ -124,14 +130,18 @@ export class TarReader {
 
   #onExtended(header: TarHeader, data: Buffer): void {
     const at = this.#offset - data.length;
-    if (header.type === 'gnu-long-name') {
+    if (header.type === 'gnu-long-name' || header.type === 'gnu-long-link') {
       const end = data.indexOf(0);
-      this.#next.path = data.subarray(0, end < 0 ? data.length : end).toString('utf8');
+      const text = data.subarray(0, end < 0 ? data.length : end).toString('utf8');
+      if (header.type === 'gnu-long-name') this.#next.path = text;
+      else this.#next.linkname = text;
     } else if (header.type === 'pax') {
       const records = decodePaxRecords(data, at);
       const path = records.get('path');
       const size = records.get('size');
+      const linkpath = records.get('linkpath');
       if (path !== undefined) this.#next.path = path;
+      if (linkpath !== undefined) this.#next.linkname = linkpath;
       if (size !== undefined) {
         if (!/^\d+$/.test(size)) throw corruptTar(at, `pax size ${JSON.stringify(size)}`);
         this.#next.size = Number(size);
