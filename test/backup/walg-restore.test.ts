@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile, readlink, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readlink, readdir, stat, writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
@@ -23,6 +24,7 @@ const rows = (c: PgCluster, table: string) => c.query<{ id: number; note: string
 describe('backup-fetch of a WAL-G full backup', () => {
   const resources = backupTestResources();
   const { clusters, dirs } = resources;
+  let backupName = '';
 
   test('restores it, tablespace moved, and recovers to the end of WAL and to a time between two commits', { timeout: 240_000 }, async () => {
     const store = (resources.store = await filesystemStore.start(''));
@@ -46,6 +48,7 @@ describe('backup-fetch of a WAL-G full backup', () => {
       },
     });
     assert.ok(backup.files.some((f) => f.startsWith(`/pg_tblspc/${oid}/PG_15_`)), 'the tablespace is in the partitions');
+    backupName = backup.name;
 
     // Two commits after the backup, a target time between them.
     await source.query("insert into near select g, 'first' from generate_series(20001, 20500) g");
@@ -92,4 +95,76 @@ describe('backup-fetch of a WAL-G full backup', () => {
     assert.deepEqual(await rows(pitr.cluster, 'far'), atTarget.far);
     assert.equal((await stat(join(pitrRoot.dataDir, 'global', 'pg_control'))).size, 8192);
   });
+
+  /** backup-fetch of the WAL-G backup into a new directory; the result and the directory. */
+  const fetchInto = async (prepare?: (dataDir: string) => Promise<void>) => {
+    const where = await restoreRoot();
+    dirs.push(where.root);
+    await prepare?.(where.dataDir);
+    // The source still uses the tablespace's own location: a restore goes elsewhere.
+    const moved = await postgresOwnedDir('walship-walg-tblspc-fault-');
+    dirs.push(moved);
+    const mapping = ['--tablespace-mapping', `${await tablespaceOid()}=${moved}`];
+    const r = await runWalship(['backup-fetch', where.dataDir, backupName, '--restore-command', walshipCommand('wal-fetch %f %p'), ...mapping], resources.store!.env);
+    return { r, dataDir: where.dataDir };
+  };
+
+  /** Replaces a stored object through the store (so that the store's own checks pass: what is tested is the restore's), restoring it after `body`. */
+  const replaced = async (key: string, change: (bytes: Buffer) => Buffer, body: () => Promise<void>) => {
+    const driver = await openStore(resources.store!.config, testTransfer);
+    const put = (bytes: Buffer) => driver.put(key, () => Readable.from([bytes]), { contentLength: bytes.length });
+    const original = Buffer.concat(await (await driver.get(key)).body.toArray());
+    try {
+      await put(change(Buffer.from(original)));
+      await body();
+    } finally {
+      await put(original);
+      await driver.close();
+    }
+  };
+  const backupKey = (rest: string) => `basebackups_005/${backupName}/${rest}`;
+
+  test('a flipped byte in a partition fails the restore naming the partition, and leaves no pg_control', { timeout: 60_000 }, async () => {
+    const flip = (b: Buffer) => {
+      // Mid-object: lz4's block decoding, its content checksum or the tar structure catches it.
+      b[Math.floor(b.length / 2)]! ^= 0xff;
+      return b;
+    };
+    await replaced(backupKey('tar_partitions/part_002.tar.lz4'), flip, async () => {
+      const { r, dataDir } = await fetchInto();
+      assert.equal(r.code, 65, describeCli(r));
+      assert.match(r.stderr, /(CODEC_CORRUPT|BACKUP_CORRUPT): .*tar_partitions\/part_002\.tar\.lz4/);
+      await assert.rejects(stat(join(dataDir, 'global', 'pg_control')), { code: 'ENOENT' });
+    });
+  });
+
+  test('a partition that lacks a file files_metadata.json puts there fails, naming both', { timeout: 60_000 }, async () => {
+    const addFile = (b: Buffer) => {
+      const parsed = JSON.parse(b.toString('utf8')) as { TarFileSets: Record<string, string[]> };
+      parsed.TarFileSets['part_001.tar.lz4']!.push('/base/1/999999');
+      return Buffer.from(JSON.stringify(parsed));
+    };
+    await replaced(backupKey('files_metadata.json'), addFile, async () => {
+      const { r, dataDir } = await fetchInto();
+      assert.equal(r.code, 65, describeCli(r));
+      assert.match(r.stderr, /BACKUP_CORRUPT: .*part_001\.tar\.lz4 lacks 1 file\(s\) .* base\/1\/999999/);
+      await assert.rejects(stat(join(dataDir, 'global', 'pg_control')), { code: 'ENOENT' });
+    });
+  });
+
+  test('into a directory that is not empty it refuses: WAL-G has no checksums for a delta restore', { timeout: 60_000 }, async () => {
+    const { r, dataDir } = await fetchInto(async (dir) => {
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'PG_VERSION'), '15\n');
+    });
+    assert.equal(r.code, 73, describeCli(r));
+    assert.match(r.stderr, new RegExp(`RESTORE_REFUSED: backup ${backupName} was taken by WAL-G, which records no checksums .* restored into an empty directory only`));
+    assert.deepEqual(await readdir(dataDir), ['PG_VERSION']);
+  });
+
+  /** The tablespace's oid, from the WAL-G sentinel's Spec. */
+  const tablespaceOid = async () => {
+    const text = await readFile(join((resources.store!.config as { root: string }).root, 'basebackups_005', `${backupName}_backup_stop_sentinel.json`), 'utf8');
+    return (JSON.parse(text) as { Spec: { tablespaces: string[] } }).Spec.tablespaces[0]!;
+  };
 });
