@@ -36,7 +36,7 @@ const PG_CONTROL = 'global/pg_control';
 const goTime = (d: Date) => d.toISOString().replace(/\.(\d*?)0*Z$/, (_m, f: string) => (f ? `.${f}Z` : 'Z'));
 
 /** One ustar header block; WAL-G's tars are Go archive/tar's, plain ustar for short names. */
-function header(name: string, size: number, mode: number, mtime: number, flag: '0' | '5' | '2', linkname = ''): Buffer {
+function header(name: string, size: number, mode: number, mtime: number, flag: '0' | '5' | '2' | '1', linkname = ''): Buffer {
   if (Buffer.byteLength(name) > 100) throw new Error(`test tar writer: ${name} is longer than 100 bytes`);
   const block = Buffer.alloc(512);
   block.write(name, 0, 100, 'utf8');
@@ -55,7 +55,8 @@ function header(name: string, size: number, mode: number, mtime: number, flag: '
   return block;
 }
 
-class TarBuilder {
+/** A tar as Go's archive/tar writes WAL-G's: ustar entries, then two zero blocks. */
+export class TarBuilder {
   readonly chunks: Buffer[] = [];
   readonly names: string[] = [];
   size = 0;
@@ -65,6 +66,9 @@ class TarBuilder {
   file(name: string, data: Buffer, mode: number, mtime: number): void {
     this.#push(header(name, data.length, mode, mtime, '0'), data, Buffer.alloc((512 - (data.length % 512)) % 512));
     this.names.push(name);
+  }
+  link(name: string, target: string, kind: 'symlink' | 'hardlink', mtime: number): void {
+    this.#push(header(name, 0, 0o777, mtime, kind === 'symlink' ? '2' : '1', target));
   }
   end(): Buffer {
     return Buffer.concat([...this.chunks, Buffer.alloc(1024)]);
