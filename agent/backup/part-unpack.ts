@@ -227,6 +227,8 @@ export class PartUnpacker {
 
   /** Directories and symbolic links of an unlisted part; an existing link (a tablespace made before) is kept. */
   #onOtherEntry(header: TarHeader): void {
+    // The data directory itself, should a writer name it: dest, made already.
+    if (header.type === 'directory' && /^[/.]*$/.test(header.name)) return;
     const path = this.#unlistedPath(header);
     const target = join(this.#options.dest!, ...path.split('/'));
     if (header.type === 'directory') {

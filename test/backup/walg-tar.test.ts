@@ -29,6 +29,7 @@ describe("WAL-G's tar partitions, unpacked without a manifest", () => {
 
   test('files, directories (also ones no entry names) and symbolic links are restored', async () => {
     const tar = new TarBuilder();
+    tar.dir('', 0o700, 1_700_000_000);
     tar.dir('/base', 0o700, 1_700_000_000);
     tar.file('/base/1/1259', Buffer.from('relation'), 0o600, 1_700_000_000);
     tar.file('/PG_VERSION', Buffer.from('15\n'), 0o600, 1_700_000_000);
