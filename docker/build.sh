@@ -16,6 +16,10 @@
 #                           else the host's /etc/ssl/certs/ca-certificates.crt;
 #                           "none" for no extra CA). Mounted for the build only.
 #   WALSHIP_STORAGE_DRIVER  containers/storage driver (default vfs)
+#   WALSHIP_PG_MAJOR        build the restore-drill variant with that PostgreSQL major's
+#                           server (--build-arg PG_MAJOR, e.g. 15); empty (default): none.
+#                           The layers before the PostgreSQL install are the default
+#                           image's, so after one build the variant reuses them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +41,13 @@ fi
 args=(--storage-driver="$DRIVER" bud --isolation=chroot --layers --ulimit nofile=20000:20000
   --file docker/Dockerfile --ignorefile docker/Dockerfile.dockerignore
   --build-arg BASE="$BASE" --tag "$IMAGE")
+if [ -n "${WALSHIP_PG_MAJOR:-}" ]; then
+  case $WALSHIP_PG_MAJOR in
+    *[!0-9]*) echo "build.sh: WALSHIP_PG_MAJOR must be a PostgreSQL major version such as 15, not '$WALSHIP_PG_MAJOR'" >&2; exit 64 ;;
+  esac
+  args+=(--build-arg PG_MAJOR="$WALSHIP_PG_MAJOR")
+  echo "build.sh: the restore-drill variant, with PostgreSQL $WALSHIP_PG_MAJOR's server"
+fi
 
 cache=${WALSHIP_NPM_CACHE:-}
 if [ -z "$cache" ] && command -v npm >/dev/null; then

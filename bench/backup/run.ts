@@ -16,11 +16,12 @@
 // Prints one table (ratios walship ÷ pgBackRest) and writes
 // bench/backup/results.json.
 
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PgCluster, chownToPostgres, postgresOwnedDir, writeOwned } from '../../test/support/pg-cluster.ts';
+import { bothPushScript } from '../lib/archive-both.ts';
 import { envPairs, positiveInteger } from '../lib/args.ts';
 import { Cleanup } from '../lib/cleanup.ts';
 import { publishResults, reportFailure } from '../lib/finish.ts';
@@ -206,21 +207,6 @@ try {
   reportFailure(err, cleanup, log);
 } finally {
   await cleanup.runAll();
-}
-
-/**
- * archive_command: both tools push each segment at the same time, so
- * neither backup's wait for its stop segment includes the other's push
- * (`a && b` would make pgBackRest wait for walship's Node start-up).
- * Fails unless both succeed.
- */
-async function bothPushScript(dir: string, walshipPush: string, pgbackrestPush: string): Promise<string> {
-  // pgBackRest's backup refuses an archive_command that does not contain "pgbackrest" (and walship warns without "walship").
-  const path = join(dir, 'archive-push-walship-and-pgbackrest.sh');
-  const to = (cmd: string) => cmd.replace('%p', '"$1"');
-  await writeOwned(path, `#!/bin/sh\n${to(walshipPush)} &\nw=$!\n${to(pgbackrestPush)}\np=$?\nwait $w\nws=$?\n[ $p -eq 0 ] && [ $ws -eq 0 ]\n`);
-  await chmod(path, 0o755);
-  return `${path} %p`;
 }
 
 /**

@@ -15,6 +15,13 @@ const driver = process.env.WALSHIP_STORAGE_DRIVER ?? 'vfs';
 const image = 'localhost/walship:image-test';
 const BUILD_TIMEOUT_MS = 20 * 60_000;
 const MAX_IMAGE_BYTES = 350e6;
+// The restore-drill variant adds PostgreSQL 15's server, its JIT (libllvm14), ICU and Perl: 616 MB measured.
+const drillImage = 'localhost/walship:image-test-pg15';
+const MAX_DRILL_IMAGE_BYTES = 700e6;
+
+async function imageBytes(name: string): Promise<number> {
+  return Number((await must('podman', [`--storage-driver=${driver}`, 'image', 'inspect', '--format', '{{.Size}}', name])).trim());
+}
 
 interface Run {
   code: number;
@@ -22,7 +29,7 @@ interface Run {
   stderr: string;
 }
 
-function exec(cmd: string, args: string[], timeout = 60_000, env = process.env): Promise<Run> {
+function exec(cmd: string, args: string[], timeout = 60_000, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { cwd: root, timeout, env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') {
@@ -115,9 +122,66 @@ describe('container image (docker/Dockerfile)', { timeout: BUILD_TIMEOUT_MS + 12
   });
 
   test('has a reasonable size', async () => {
-    const bytes = Number((await must('podman', [`--storage-driver=${driver}`, 'image', 'inspect', '--format', '{{.Size}}', image])).trim());
+    const bytes = await imageBytes(image);
     console.log(`# image size: ${(bytes / 1e6).toFixed(1)} MB (${bytes} bytes)`);
     assert.ok(bytes > 50e6, `implausibly small: ${bytes}`);
     assert.ok(bytes < MAX_IMAGE_BYTES, `image is ${(bytes / 1e6).toFixed(1)} MB, over ${MAX_IMAGE_BYTES / 1e6} MB`);
+  });
+});
+
+// Built after the default image, from the same base and the same layers: only
+// the PG_MAJOR install and what follows it are new, so the extra time is that
+// of one apt-get install of postgresql-15 from Debian's mirror.
+describe('container image, restore-drill variant (--build-arg PG_MAJOR=15)', { timeout: BUILD_TIMEOUT_MS + 120_000 }, () => {
+  let container = '';
+  const run = (args: string[]) =>
+    exec('buildah', [`--storage-driver=${driver}`, 'run', '--isolation', 'chroot', container, '--', ...args]);
+
+  before(async () => {
+    const start = Date.now();
+    const build = await exec('bash', ['docker/build.sh', drillImage], BUILD_TIMEOUT_MS, { ...process.env, WALSHIP_PG_MAJOR: '15' });
+    assert.equal(build.code, 0, `WALSHIP_PG_MAJOR=15 docker/build.sh failed (exit ${build.code}):\n${build.stdout.slice(-4000)}\n${build.stderr.slice(-4000)}`);
+    console.log(`# drill variant built in ${Math.round((Date.now() - start) / 1000)} s (after the default image, its layers cached)`);
+    container = (await must('buildah', [`--storage-driver=${driver}`, 'from', '--pull=never', drillImage])).trim();
+  });
+
+  after(async () => {
+    if (container) await exec('buildah', [`--storage-driver=${driver}`, 'rm', container]);
+  });
+
+  test('walship runs, and restore-drill is there', async () => {
+    const pkg = JSON.parse(await readFile(`${root}/package.json`, 'utf8')) as { version: string };
+    const version = await run(['walship', '--version']);
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout.trim(), pkg.version);
+    const help = await run(['walship', 'restore-drill', '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /restore-drill/);
+  });
+
+  test('holds PostgreSQL 15\'s server binaries where restore-drill looks, and amcheck', async () => {
+    const postgres = await run(['/usr/lib/postgresql/15/bin/postgres', '--version']);
+    assert.equal(postgres.code, 0, postgres.stderr);
+    assert.match(postgres.stdout, /^postgres \(PostgreSQL\) 15\./);
+    const controldata = await run(['/usr/lib/postgresql/15/bin/pg_controldata', '--version']);
+    assert.equal(controldata.code, 0, controldata.stderr);
+    assert.match(controldata.stdout, /pg_controldata \(PostgreSQL\) 15\./);
+    const amcheck = await run(['sh', '-c', 'ls /usr/share/postgresql/15/extension/amcheck.control']);
+    assert.equal(amcheck.code, 0, `contrib's amcheck is missing: ${amcheck.stderr}`);
+  });
+
+  test('creates no cluster and still runs as uid 999', async () => {
+    const clusters = await run(['sh', '-c', 'ls /etc/postgresql 2>/dev/null; ls /var/lib/postgresql/15 2>/dev/null; true']);
+    assert.equal(clusters.stdout.trim(), '', `a cluster was created:\n${clusters.stdout}`);
+    const id = await run(['id', '-u']);
+    assert.equal(id.stdout.trim(), '999');
+  });
+
+  test('its size, beside the default image', async () => {
+    const bytes = await imageBytes(drillImage);
+    const base = await imageBytes(image);
+    console.log(`# drill variant size: ${(bytes / 1e6).toFixed(1)} MB (${bytes} bytes), default image ${(base / 1e6).toFixed(1)} MB, +${((bytes - base) / 1e6).toFixed(1)} MB`);
+    assert.ok(bytes > base + 50e6, `the variant (${bytes}) should be clearly larger than the default image (${base}): PostgreSQL was not installed?`);
+    assert.ok(bytes < MAX_DRILL_IMAGE_BYTES, `the drill variant is ${(bytes / 1e6).toFixed(1)} MB, over ${MAX_DRILL_IMAGE_BYTES / 1e6} MB`);
   });
 });
