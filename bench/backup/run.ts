@@ -21,15 +21,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PgCluster, chownToPostgres, postgresOwnedDir, writeOwned } from '../../test/support/pg-cluster.ts';
-import { bothPushScript } from '../lib/archive-both.ts';
+import { generateArchivingSource } from '../lib/archive-both.ts';
 import { envPairs, positiveInteger } from '../lib/args.ts';
 import { Cleanup } from '../lib/cleanup.ts';
 import { publishResults, reportFailure } from '../lib/finish.ts';
 import { dirBytes } from '../lib/disk.ts';
 import { loadNow, machineInfo } from '../lib/machine.ts';
-import { archivePushCommand, pgBackRestRepo, stanzaCreate, stopPgBackRestWorkers, writePgBackRestConfig } from '../lib/pgbackrest.ts';
-import { switchSegment, waitArchivedThrough, waitPromoted } from '../lib/postgres.ts';
-import { standalonePushCommand, storeEnv } from '../lib/walship.ts';
+import { pgBackRestRepo, stopPgBackRestWorkers, writePgBackRestConfig } from '../lib/pgbackrest.ts';
+import { waitPromoted } from '../lib/postgres.ts';
+import { storeEnv } from '../lib/walship.ts';
 import { figures, formatReport, ratiosAndTable, type BackupBenchReport, type ToolResults } from './report.ts';
 import { pgBackRestTool, walshipTool, type BackupTool, type BackupResult, type ToolContext } from './tools.ts';
 
@@ -94,26 +94,8 @@ try {
   // pgBackRest does not create its log-path; without it there is no file log, which the report reads for the phases.
   await mkdir(join(pgbrRoot, 'main', 'log'), { recursive: true });
   await chownToPostgres(join(pgbrRoot, 'main', 'log'));
-  await source.start();
+  const generateSeconds = await generateArchivingSource(source, scale, work, pgbrConfig, log);
   let t = performance.now();
-  log(`  generating pgbench -s ${scale} (wal_level minimal) ...`);
-  await source.pgbench(['-i', '-s', String(scale), '-I', 'dtGvp', '-q']);
-  const generateSeconds = (performance.now() - t) / 1000;
-  log(`  generated in ${generateSeconds.toFixed(1)} s`);
-  await source.stop();
-  await source.setConf({
-    wal_level: 'replica',
-    max_wal_senders: 4,
-    archive_mode: 'on',
-    archive_command: await bothPushScript(work, standalonePushCommand(), archivePushCommand(pgbrConfig)),
-    archive_timeout: 0,
-    max_wal_size: '4GB',
-    checkpoint_timeout: '1h',
-  });
-  await source.start();
-  await stanzaCreate(pgbrConfig);
-  // The first push of each tool does one-time work (cluster identity, archive.info): not in any figure.
-  await waitArchivedThrough(source, await switchSegment(source), 60_000);
 
   const dataDirBytes = (await dirBytes(source.dataDir)) - (await dirBytes(join(source.dataDir, 'pg_wal')));
   const [{ size }] = (await source.query<{ size: string }>('select sum(pg_database_size(datname))::text as size from pg_database')) as [{ size: string }];

@@ -22,16 +22,16 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WALSHIP_BIN } from '../../test/support/cli.ts';
 import { PgCluster, chownToPostgres, pgExec, postgresOwnedDir } from '../../test/support/pg-cluster.ts';
-import { bothPushScript } from '../lib/archive-both.ts';
+import { generateArchivingSource } from '../lib/archive-both.ts';
 import { positiveInteger } from '../lib/args.ts';
 import { Cleanup } from '../lib/cleanup.ts';
 import { dirBytes } from '../lib/disk.ts';
 import { publishResults, reportFailure } from '../lib/finish.ts';
 import { loadNow, machineInfo } from '../lib/machine.ts';
 import { measuredRun, runFailure, type MeasuredRun } from '../lib/measured-run.ts';
-import { STANZA, archivePushCommand, pgBackRestRepo, stanzaCreate, stopPgBackRestWorkers, writePgBackRestConfig } from '../lib/pgbackrest.ts';
+import { STANZA, pgBackRestRepo, stopPgBackRestWorkers, writePgBackRestConfig } from '../lib/pgbackrest.ts';
 import { currentSegment, segmentCount, switchSegment, waitArchivedThrough } from '../lib/postgres.ts';
-import { standalonePushCommand, storeEnv } from '../lib/walship.ts';
+import { storeEnv } from '../lib/walship.ts';
 import { formatReport, measurement, type DrillBenchReport, type Sample } from './report.ts';
 
 const { values } = parseArgs({
@@ -82,25 +82,7 @@ try {
   });
   cleanup.defer(`destroy cluster ${source.root}`, () => source.destroy());
   const pgbrConfig = await writePgBackRestConfig(pgbr, { name: 'main', pgData: source.dataDir, socketDir: source.socketDir, port: source.port, async: false });
-  await source.start();
-  let t = performance.now();
-  log(`  generating pgbench -s ${scale} (wal_level minimal) ...`);
-  await source.pgbench(['-i', '-s', String(scale), '-I', 'dtGvp', '-q']);
-  const generateSeconds = (performance.now() - t) / 1000;
-  log(`  generated in ${generateSeconds.toFixed(1)} s`);
-  await source.stop();
-  await source.setConf({
-    wal_level: 'replica',
-    max_wal_senders: 4,
-    archive_mode: 'on',
-    archive_command: await bothPushScript(work, standalonePushCommand(), archivePushCommand(pgbrConfig)),
-    archive_timeout: 0,
-    max_wal_size: '4GB',
-    checkpoint_timeout: '1h',
-  });
-  await source.start();
-  await stanzaCreate(pgbrConfig);
-  await waitArchivedThrough(source, await switchSegment(source), 60_000);
+  const generateSeconds = await generateArchivingSource(source, scale, work, pgbrConfig, log);
 
   const walshipEnv = { ...storeEnv(store), WALG_DOWNLOAD_CONCURRENCY: String(concurrency) };
   log('  backups (not measured) ...');

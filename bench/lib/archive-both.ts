@@ -1,6 +1,9 @@
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeOwned } from '../../test/support/pg-cluster.ts';
+import { writeOwned, type PgCluster } from '../../test/support/pg-cluster.ts';
+import { archivePushCommand, stanzaCreate } from './pgbackrest.ts';
+import { switchSegment, waitArchivedThrough } from './postgres.ts';
+import { standalonePushCommand } from './walship.ts';
 
 /**
  * archive_command for a bench that compares walship with pgBackRest: both
@@ -15,4 +18,34 @@ export async function bothPushScript(dir: string, walshipPush: string, pgbackres
   await writeOwned(path, `#!/bin/sh\n${to(walshipPush)} &\nw=$!\n${to(pgbackrestPush)}\np=$?\nwait $w\nws=$?\n[ $p -eq 0 ] && [ $ws -eq 0 ]\n`);
   await chmod(path, 0o755);
   return `${path} %p`;
+}
+
+/**
+ * A pgbench database for a bench beside pgBackRest: generated with
+ * wal_level = minimal (no WAL for the load itself), then restarted
+ * archiving to both tools, with pgBackRest's stanza made and a first
+ * segment archived by each (one-time work that belongs in no figure).
+ * Returns the seconds the generation took.
+ */
+export async function generateArchivingSource(source: PgCluster, scale: number, dir: string, pgbrConfig: string, log: (line: string) => void): Promise<number> {
+  await source.start();
+  const t = performance.now();
+  log(`  generating pgbench -s ${scale} (wal_level minimal) ...`);
+  await source.pgbench(['-i', '-s', String(scale), '-I', 'dtGvp', '-q']);
+  const generateSeconds = (performance.now() - t) / 1000;
+  log(`  generated in ${generateSeconds.toFixed(1)} s`);
+  await source.stop();
+  await source.setConf({
+    wal_level: 'replica',
+    max_wal_senders: 4,
+    archive_mode: 'on',
+    archive_command: await bothPushScript(dir, standalonePushCommand(), archivePushCommand(pgbrConfig)),
+    archive_timeout: 0,
+    max_wal_size: '4GB',
+    checkpoint_timeout: '1h',
+  });
+  await source.start();
+  await stanzaCreate(pgbrConfig);
+  await waitArchivedThrough(source, await switchSegment(source), 60_000);
+  return generateSeconds;
 }
