@@ -21,13 +21,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PgCluster, chownToPostgres, postgresOwnedDir, writeOwned } from '../../test/support/pg-cluster.ts';
-import { generateArchivingSource } from '../lib/archive-both.ts';
+import { benchDirs, generateArchivingSource } from '../lib/archive-both.ts';
 import { envPairs, positiveInteger } from '../lib/args.ts';
 import { Cleanup } from '../lib/cleanup.ts';
 import { publishResults, reportFailure } from '../lib/finish.ts';
 import { dirBytes } from '../lib/disk.ts';
 import { loadNow, machineInfo } from '../lib/machine.ts';
-import { pgBackRestRepo, stopPgBackRestWorkers, writePgBackRestConfig } from '../lib/pgbackrest.ts';
+import { writePgBackRestConfig } from '../lib/pgbackrest.ts';
 import { waitPromoted } from '../lib/postgres.ts';
 import { storeEnv } from '../lib/walship.ts';
 import { figures, formatReport, ratiosAndTable, type BackupBenchReport, type ToolResults } from './report.ts';
@@ -66,17 +66,7 @@ try {
   if (machine.pgbackrest === 'not installed') throw new Error('pgbackrest is not installed: apt-get install -y pgbackrest');
   log(`walship backup bench: pgbench -s ${scale}, ${machine.cores} cores, load ${machine.loadAtStart.join(' ')}`);
 
-  const tempRoot = async (prefix: string) => {
-    const dir = await postgresOwnedDir(prefix);
-    cleanup.defer(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
-    return dir;
-  };
-  const work = await tempRoot('walship-bench-backup-');
-  const store = await tempRoot('walship-bench-store-');
-  const pgbrRoot = await tempRoot('walship-bench-pgbr-');
-  // Registered after the root's removal, so it runs before it.
-  cleanup.defer('stop pgBackRest workers', () => stopPgBackRestWorkers(pgbrRoot));
-  const pgbr = pgBackRestRepo(pgbrRoot);
+  const { work, store, pgbrRoot, pgbr } = await benchDirs(cleanup, 'backup');
   let profileDir: string | undefined;
   if (values['cpu-prof']) {
     profileDir = values['cpu-prof'];

@@ -22,14 +22,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WALSHIP_BIN } from '../../test/support/cli.ts';
 import { PgCluster, chownToPostgres, pgExec, postgresOwnedDir } from '../../test/support/pg-cluster.ts';
-import { generateArchivingSource } from '../lib/archive-both.ts';
+import { benchDirs, generateArchivingSource } from '../lib/archive-both.ts';
 import { positiveInteger } from '../lib/args.ts';
 import { Cleanup } from '../lib/cleanup.ts';
 import { dirBytes } from '../lib/disk.ts';
 import { publishResults, reportFailure } from '../lib/finish.ts';
 import { loadNow, machineInfo } from '../lib/machine.ts';
 import { measuredRun, runFailure, type MeasuredRun } from '../lib/measured-run.ts';
-import { STANZA, pgBackRestRepo, stopPgBackRestWorkers, writePgBackRestConfig } from '../lib/pgbackrest.ts';
+import { STANZA, writePgBackRestConfig } from '../lib/pgbackrest.ts';
 import { currentSegment, segmentCount, switchSegment, waitArchivedThrough } from '../lib/postgres.ts';
 import { storeEnv } from '../lib/walship.ts';
 import { formatReport, measurement, type DrillBenchReport, type Sample } from './report.ts';
@@ -62,16 +62,7 @@ try {
   if (machine.pgbackrest === 'not installed') throw new Error('pgbackrest is not installed: apt-get install -y pgbackrest');
   log(`walship drill bench: pgbench -s ${scale}, ${repeats} rounds, concurrency ${concurrency}, ${machine.cores} cores, load ${machine.loadAtStart.join(' ')}`);
 
-  const tempRoot = async (prefix: string) => {
-    const dir = await postgresOwnedDir(prefix);
-    cleanup.defer(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
-    return dir;
-  };
-  const work = await tempRoot('walship-bench-drill-');
-  const store = await tempRoot('walship-bench-drill-store-');
-  const pgbrRoot = await tempRoot('walship-bench-drill-pgbr-');
-  cleanup.defer('stop pgBackRest workers', () => stopPgBackRestWorkers(pgbrRoot));
-  const pgbr = pgBackRestRepo(pgbrRoot);
+  const { work, store, pgbr } = await benchDirs(cleanup, 'drill');
   const scratch = join(work, 'scratch');
   await mkdir(scratch);
   await chownToPostgres(scratch);

@@ -1,7 +1,8 @@
-import { chmod } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeOwned, type PgCluster } from '../../test/support/pg-cluster.ts';
-import { archivePushCommand, stanzaCreate } from './pgbackrest.ts';
+import { postgresOwnedDir, writeOwned, type PgCluster } from '../../test/support/pg-cluster.ts';
+import type { Cleanup } from './cleanup.ts';
+import { archivePushCommand, pgBackRestRepo, stanzaCreate, stopPgBackRestWorkers, type PgBackRestSetup } from './pgbackrest.ts';
 import { switchSegment, waitArchivedThrough } from './postgres.ts';
 import { standalonePushCommand } from './walship.ts';
 
@@ -48,4 +49,19 @@ export async function generateArchivingSource(source: PgCluster, scale: number, 
   await stanzaCreate(pgbrConfig);
   await waitArchivedThrough(source, await switchSegment(source), 60_000);
   return generateSeconds;
+}
+
+/** A bench's own directories, removed at its end: its work area, walship's filesystem store and pgBackRest's repository. */
+export async function benchDirs(cleanup: Cleanup, name: string): Promise<{ work: string; store: string; pgbrRoot: string; pgbr: PgBackRestSetup }> {
+  const tempRoot = async (prefix: string) => {
+    const dir = await postgresOwnedDir(prefix);
+    cleanup.defer(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
+    return dir;
+  };
+  const work = await tempRoot(`walship-bench-${name}-`);
+  const store = await tempRoot(`walship-bench-${name}-store-`);
+  const pgbrRoot = await tempRoot(`walship-bench-${name}-pgbr-`);
+  // Registered after the root's removal, so it runs before it.
+  cleanup.defer('stop pgBackRest workers', () => stopPgBackRestWorkers(pgbrRoot));
+  return { work, store, pgbrRoot, pgbr: pgBackRestRepo(pgbrRoot) };
 }
