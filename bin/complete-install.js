@@ -13,22 +13,14 @@
 // --ignore-scripts keeps that run from starting this script again.
 
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 
 // Packages whose prebuilt native binding an older npm Node may leave out.
 const NATIVE = ['@napi-rs/lzma'];
 
-const require = createRequire(import.meta.url);
-
+// Each probe loads the package in a fresh Node: a failed load stays cached in
+// the process that tried it.
 function missing() {
-  return NATIVE.filter((name) => {
-    try {
-      require(name);
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  return NATIVE.filter((name) => spawnSync(process.execPath, ['-e', `require(${JSON.stringify(name)})`], { stdio: 'ignore' }).status !== 0);
 }
 
 const absent = missing();
