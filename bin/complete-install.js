@@ -29,7 +29,7 @@ const npm = process.env.npm_execpath;
 // global install, a second npm run here would build a nested tree.
 const isRoot = process.env.INIT_CWD === process.cwd();
 if (absent.length > 0 && npm && isRoot) {
-  console.error(`walship: installing the native bindings npm left out for Node ${process.versions.node}: ${absent.join(', ')}`);
+  console.error(`walship: installing the native bindings that npm, run by an older Node, left out: ${absent.join(', ')}`);
   const run = spawnSync(process.execPath, [npm, 'install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=warn'], {
     stdio: 'inherit',
   });
