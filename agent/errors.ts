@@ -24,6 +24,7 @@ export const catalogue = {
 
   CODEC_UNSUPPORTED: { exit: 65, retryable: false, summary: 'unsupported object encoding' },
   CODEC_CORRUPT: { exit: 65, retryable: false, summary: 'object data is corrupt' },
+  CODEC_UNAVAILABLE: { exit: 78, retryable: false, summary: "a decoder this installation lacks (a native binding npm left out)" },
   CRYPTO_KEY_INVALID: { exit: 78, retryable: false, summary: 'unusable OpenPGP key' },
   CRYPTO_KEY_MISMATCH: { exit: 77, retryable: false, summary: 'object was encrypted for another key' },
   CRYPTO_NEEDS_PRIVATE_KEY: { exit: 78, retryable: false, summary: 'decryption needs the private key' },

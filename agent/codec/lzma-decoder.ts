@@ -5,6 +5,7 @@
 // marker. @napi-rs/lzma decodes it on its own thread; it is loaded on the
 // first chunk, so commands that never meet an lzma object do not pay for it.
 
+import { WalshipError } from '../errors.ts';
 import { AsyncTransform } from './async-transform.ts';
 
 type Decompressor = { update(chunk: Uint8Array): Buffer; finish(): Promise<Buffer> };
@@ -30,6 +31,17 @@ export class LzmaDecoder extends AsyncTransform {
 }
 
 async function open(): Promise<Decompressor> {
-  const { LzmaDecompressor } = await import('@napi-rs/lzma');
-  return new LzmaDecompressor();
+  let module: typeof import('@napi-rs/lzma');
+  try {
+    module = await import('@napi-rs/lzma');
+  } catch (err) {
+    // npm leaves the prebuilt binding out when an older Node runs it
+    // (bin/complete-install.js): an installation fault, not a damaged object.
+    throw new WalshipError(
+      'CODEC_UNAVAILABLE',
+      `cannot read lzma objects: @napi-rs/lzma has no native binding for ${process.platform}-${process.arch} (${(err as Error).message.split('\n')[0]}); run \`npm install\` in walship's directory with Node >= 22.20, or use the container image`,
+      { cause: err },
+    );
+  }
+  return new module.LzmaDecompressor();
 }

@@ -187,6 +187,28 @@ describe('objects walship cannot decode stop wal-fetch with 126, naming the obje
     assert.match(result.stderr, /LZMA/);
   });
 
+  test('an lzma object while the installation lacks its native binding: an installation fault, not corrupt data', async () => {
+    const other = '000000010000000000000045';
+    const encoded = await walgCompress('lzma', Buffer.alloc(1 << 16, 3));
+    await store.put(walgKey(other, 'lzma'), () => Readable.from([encoded]));
+    // What npm leaves behind when an older Node runs it (bin/complete-install.js):
+    // the package's loader throws when it finds no binding.
+    const hook = `import { registerHooks } from 'node:module';
+      registerHooks({ resolve(specifier, context, next) {
+        if (specifier === '@napi-rs/lzma') throw new Error('Cannot find native binding.');
+        return next(specifier, context);
+      } });`;
+    const result = await runWalship(['wal-fetch', other, join(dest, other)], {
+      WALG_FILE_PREFIX: storeRoot,
+      NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(hook)}`,
+    });
+    assert.equal(result.code, 126, result.stderr);
+    assert.match(result.stderr, /CODEC_UNAVAILABLE: cannot read lzma objects: @napi-rs\/lzma has no native binding/);
+    assert.match(result.stderr, /npm install/);
+    assert.doesNotMatch(result.stderr, /corrupt/);
+    await assert.rejects(readFile(join(dest, other)), 'nothing is written');
+  });
+
   test('other files that start with the name are not taken for it: a true miss still exits 74', async () => {
     const other = '000000010000000000000044';
     await store.put(`${WAL_PREFIX}${other}.00000028.backup.lz4`, () => Readable.from([Buffer.from('x')]));
