@@ -72,6 +72,14 @@ describe("the README's commands, as written, on the system Node 20", () => {
     assert.match(r.out, /^DATA MATCHED: restored to .+, the second cluster holds every change made before that moment and none made after it\.$/m);
   });
 
+  test("npm ci, run by the system Node 20, leaves an installation that reads every compression: @napi-rs/lzma's binding is there", async () => {
+    // npm skips optional bindings whose engines exclude the Node running npm;
+    // bin/complete-install.js puts it back (needs the demo test's npm ci).
+    const r = await shell(`node_modules/node/bin/node -e "const { lzma } = require('@napi-rs/lzma'); process.stdout.write(lzma.decompressSync(lzma.compressSync('walship')).toString())"`, clone, 30_000);
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.out, 'walship');
+  });
+
   test('the tests command parses, and what it starts exists', async () => {
     // Running the whole test suite from inside the test suite is not wanted
     // (it would run this file too, and take the machine for an hour): the
