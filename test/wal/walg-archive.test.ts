@@ -188,9 +188,13 @@ describe('objects walship cannot decode stop wal-fetch with 126, naming the obje
   });
 
   test('an lzma object while the installation lacks its native binding: an installation fault, not corrupt data', async () => {
+    // A store of its own: a later segment in the shared one would make the true miss below a hole.
     const other = '000000010000000000000045';
+    const ownRoot = await mkdtemp(join(tmpdir(), 'walship-walg-nobinding-'));
+    const own = await openStore({ kind: 'fs', root: ownRoot }, testTransfer);
     const encoded = await walgCompress('lzma', Buffer.alloc(1 << 16, 3));
-    await store.put(walgKey(other, 'lzma'), () => Readable.from([encoded]));
+    await own.put(walgKey(other, 'lzma'), () => Readable.from([encoded]));
+    await own.close();
     // What npm leaves behind when an older Node runs it (bin/complete-install.js):
     // the package's loader throws when it finds no binding.
     const hook = `import { registerHooks } from 'node:module';
@@ -199,7 +203,7 @@ describe('objects walship cannot decode stop wal-fetch with 126, naming the obje
         return next(specifier, context);
       } });`;
     const result = await runWalship(['wal-fetch', other, join(dest, other)], {
-      WALG_FILE_PREFIX: storeRoot,
+      WALG_FILE_PREFIX: ownRoot,
       NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(hook)}`,
     });
     assert.equal(result.code, 126, result.stderr);
@@ -207,6 +211,7 @@ describe('objects walship cannot decode stop wal-fetch with 126, naming the obje
     assert.match(result.stderr, /npm install/);
     assert.doesNotMatch(result.stderr, /corrupt/);
     await assert.rejects(readFile(join(dest, other)), 'nothing is written');
+    await rm(ownRoot, { recursive: true, force: true });
   });
 
   test('other files that start with the name are not taken for it: a true miss still exits 74', async () => {
