@@ -1,4 +1,5 @@
 import type { Encoding } from '../codec/index.ts';
+import type { BlockRange, DeltaInfo } from './delta/format.ts';
 
 // What a base backup holds. The sentinel (a summary, plain JSON) is what
 // backup-list, retention and the choice of backup read; the manifest adds
@@ -15,8 +16,10 @@ export interface BackupFile {
   mode: number;
   /** sha256 of the bytes stored in the backup. */
   sha256: string;
-  /** The part holding it. */
+  /** The part holding it; NO_PART for a file a delta records as unchanged. */
   part: number;
+  /** Set in a delta backup for a file stored as changed pages only (delta/format.ts). */
+  blocks?: BlockRange[];
 }
 
 export interface BackupDirectory {
@@ -46,8 +49,8 @@ export interface BackupSentinel {
   formatVersion: number;
   /** Set for a backup WAL-G took in the same prefix: listed, kept by retention, its WAL honoured, never restored by walship. */
   tool?: 'wal-g';
-  /** A WAL-G delta backup: the backup it applies to, and the full backup its chain starts from. */
-  delta?: { from: string; fullName: string; count: number };
+  /** A delta backup (walship's or WAL-G's): the backup it applies to, and the full backup its chain starts from (delta/format.ts). */
+  delta?: DeltaInfo;
   name: string;
   startLsn: string;
   stopLsn: string;
